@@ -1,0 +1,128 @@
+"""swarmforge lab: bring up, tear down and list a local lab of hosts for the playbooks.
+
+  python -m lab up [--managers 3 --workers 2 --storage 1]   create or reuse the lab, write its inventory
+  python -m lab status                                       nodes, roles, addresses, state
+  python -m lab down                                         remove exactly what `up` made
+  python -m lab image                                        build (or find cached) the node image
+  python -m lab engine                                       make sure a Docker engine answers
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+
+from lab.backend import Backend
+from lab.containers import ContainerBackend
+from lab.engine import ensure_engine, log
+from lab.image import ensure_image
+from lab.inventory import wait_for_ssh, write
+from lab.spec import DEFAULT_NAME, DEFAULT_SUBNET, REPO_ROOT, STATE_ROOT, LabError, LabSpec
+from lab.sshkey import ensure_key
+
+BACKENDS: dict[str, type] = {"containers": ContainerBackend}
+FACT_CACHE = REPO_ROOT / ".cache" / "facts"
+
+
+def make_backend(name: str) -> Backend:
+    try:
+        return BACKENDS[name]()
+    except KeyError:
+        raise LabError(f"--backend {name}: choose one of {', '.join(sorted(BACKENDS))}") from None
+
+
+def load_spec(name: str) -> LabSpec | None:
+    state = STATE_ROOT / name / "state.json"
+    if not state.is_file():
+        return None
+    return LabSpec(**json.loads(state.read_text(encoding="utf-8")))
+
+
+def resolve_spec(args: argparse.Namespace) -> LabSpec:
+    """Options given now win; otherwise the running lab's own settings; otherwise the defaults."""
+    saved = load_spec(args.name)
+    base = saved.to_dict() if saved else {"name": args.name}
+    for option in ("managers", "workers", "storage", "subnet", "backend"):
+        value = getattr(args, option, None)
+        if value is not None:
+            base[option] = value
+    return LabSpec(**base)
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    spec = resolve_spec(args)
+    public_key = ensure_key(spec.key_path, f"swarmforge-lab-{spec.name}")
+    make_backend(spec.backend).up(spec, public_key)
+    spec.state_dir.mkdir(parents=True, exist_ok=True)
+    (spec.state_dir / "state.json").write_text(json.dumps(spec.to_dict(), indent=2) + "\n", encoding="utf-8")
+    wait_for_ssh(spec)
+    inventory = write(spec)
+    log(f"lab {spec.name!r} is up: {len(spec.nodes)} nodes answer SSH ({time.monotonic() - started:.0f}s); "
+        f"inventory: {inventory.relative_to(REPO_ROOT) if inventory.is_relative_to(REPO_ROOT) else inventory}")
+
+
+def cmd_down(args: argparse.Namespace) -> None:
+    spec = load_spec(args.name) or LabSpec(name=args.name)
+    removed = make_backend(spec.backend).down(spec)
+    for host in spec.nodes:
+        (FACT_CACHE / host.name).unlink(missing_ok=True)
+    spec.inventory_path.unlink(missing_ok=True)
+    if spec.state_dir.is_dir():
+        shutil.rmtree(spec.state_dir)
+    log(f"lab {spec.name!r} removed" + (": " + ", ".join(removed) if removed else " (nothing was up)"))
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    spec = load_spec(args.name)
+    if spec is None:
+        print(f"lab {args.name!r} is not up (run `make lab` or `python -m lab up`)")
+        return
+    print(f"lab {spec.name!r} ({spec.backend}, {spec.subnet})")
+    print(f"{'NODE':<12}{'ROLE':<10}{'ADDRESS':<16}STATE")
+    for node in make_backend(spec.backend).status(spec):
+        print(f"{node.name:<12}{node.role:<10}{node.address:<16}{node.state}")
+
+
+def cmd_image(_: argparse.Namespace) -> None:
+    print(ensure_image(ensure_engine()))
+
+
+def cmd_engine(_: argparse.Namespace) -> None:
+    version = ensure_engine().version()
+    print(f"docker engine {version.get('Version')} (API {version.get('ApiVersion')})")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    root.add_argument("--name", default=DEFAULT_NAME, help=f"lab name (default {DEFAULT_NAME})")
+    commands = root.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="create or reuse the lab and write its inventory")
+    up.add_argument("--managers", type=int, help="manager nodes (default 3)")
+    up.add_argument("--workers", type=int, help="worker nodes (default 2)")
+    up.add_argument("--storage", type=int, help="storage nodes: NFS server and registry (default 1)")
+    up.add_argument("--subnet", help=f"lab network (default {DEFAULT_SUBNET})")
+    up.add_argument("--backend", choices=sorted(BACKENDS), help="where nodes run (default containers)")
+    up.set_defaults(func=cmd_up)
+    for name, func, text in (("down", cmd_down, "remove exactly what up made"), ("status", cmd_status, "list nodes"),
+                             ("image", cmd_image, "build the node image"), ("engine", cmd_engine, "ensure dockerd")):
+        commands.add_parser(name, help=text).set_defaults(func=func)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except LabError as error:
+        print(f"lab: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

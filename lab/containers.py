@@ -1,0 +1,198 @@
+"""Lab nodes as containers: Debian with systemd and sshd, each running its own dockerd (Docker-in-Docker)."""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import tarfile
+from pathlib import Path
+
+import docker
+from docker.errors import APIError, ContainerError, NotFound
+
+from lab import aptproxy
+from lab.backend import NodeStatus
+from lab.engine import ensure_engine, log
+from lab.image import ensure_image
+from lab.spec import STATE_ROOT, LabError, LabSpec, Node
+
+LABEL = "io.swarmforge.lab"
+NODE_LABEL = "io.swarmforge.lab.node"
+# Every capability Docker names, less those a sandboxed kernel may not grant (without them systemd, sshd and
+# an inner dockerd still run).
+CAPABILITIES = (
+    "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH",
+    "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL", "LEASE", "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE",
+    "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID",
+    "SYSLOG", "SYS_ADMIN", "SYS_BOOT", "SYS_CHROOT", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE",
+    "SYS_RAWIO", "SYS_TIME", "SYS_TTY_CONFIG", "WAKE_ALARM",
+)
+APT_CACHE_DIR = STATE_ROOT / "cache" / "apt"
+
+
+def container_name(spec: LabSpec, node: Node) -> str:
+    return f"{spec.name}-{node.name}"
+
+
+def network_name(spec: LabSpec) -> str:
+    return f"{spec.name}-lab"
+
+
+def volume_name(spec: LabSpec, node: Node) -> str:
+    return f"{spec.name}-{node.name}-docker"
+
+
+def privileged_works(client: docker.DockerClient, image: str) -> bool:
+    """Detect, by trying, whether this engine may start privileged containers."""
+    try:
+        client.containers.run(image, ["true"], privileged=True, remove=True, entrypoint=[])
+        return True
+    except (APIError, ContainerError):
+        return False
+
+
+def _tar_of(files: dict[str, tuple[str, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path, (content, mode) in files.items():
+            data = content.encode()
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode = len(data), mode
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class ContainerBackend:
+    name = "containers"
+
+    def __init__(self) -> None:
+        self._client: docker.DockerClient | None = None
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = ensure_engine()
+        return self._client
+
+    # -- up -------------------------------------------------------------------------------------------------
+    def up(self, spec: LabSpec, public_key: str) -> None:
+        image = ensure_image(self.client)
+        self._ensure_network(spec)
+        aptproxy.start_daemon(spec.gateway, aptproxy.DEFAULT_PORT, APT_CACHE_DIR,
+                              spec.state_dir / "aptproxy.pid", spec.state_dir / "aptproxy.log")
+        privileged = privileged_works(self.client, image)
+        log("node containers run " + ("privileged" if privileged else "with an explicit capability list "
+                                      "(privileged is refused by this engine)"))
+        wanted = {container_name(spec, node) for node in spec.nodes}
+        for container in self._containers(spec):
+            if container.name not in wanted:
+                log(f"removing {container.name}: the lab spec no longer has it")
+                self._remove_node(container)
+        for node in spec.nodes:
+            self._ensure_node(spec, node, image, privileged, public_key)
+
+    def _ensure_network(self, spec: LabSpec) -> None:
+        name = network_name(spec)
+        try:
+            network = self.client.networks.get(name)
+        except NotFound:
+            network = None
+        if network is not None:
+            configs = network.attrs.get("IPAM", {}).get("Config") or [{}]
+            if network.attrs.get("Labels", {}).get(LABEL) != spec.name or configs[0].get("Subnet") != spec.subnet:
+                raise LabError(f"a network named {name} exists but is not this lab's (subnet {spec.subnet}); "
+                               f"remove it or choose another --name")
+            return
+        wanted = ipaddress.ip_network(spec.subnet)
+        for other in self.client.networks.list():
+            for config in other.attrs.get("IPAM", {}).get("Config") or []:
+                subnet = config.get("Subnet")
+                if subnet and ":" not in subnet and ipaddress.ip_network(subnet).overlaps(wanted):
+                    raise LabError(f"--subnet {spec.subnet} overlaps docker network {other.name} ({subnet}); "
+                                   f"choose another --subnet")
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=spec.subnet, gateway=spec.gateway)])
+        self.client.networks.create(name, driver="bridge", ipam=ipam, labels={LABEL: spec.name},
+                                    options={"com.docker.network.bridge.name": f"sf-{spec.name}"[:15]})
+        log(f"created network {name} ({spec.subnet})")
+
+    def _ensure_node(self, spec: LabSpec, node: Node, image: str, privileged: bool, public_key: str) -> None:
+        name = container_name(spec, node)
+        try:
+            container = self.client.containers.get(name)
+        except NotFound:
+            container = None
+        if container is not None and container.image.tags and image not in container.image.tags:
+            log(f"{name} runs an older node image; recreating it")
+            self._remove_node(container)
+            container = None
+        if container is None:
+            container = self._create_node(spec, node, image, privileged)
+            container.put_archive("/", _tar_of({
+                "/root/.ssh/authorized_keys": (public_key + "\n", 0o600),
+                "/etc/apt/apt.conf.d/01swarmforge-lab-proxy": (
+                    f'Acquire::http::Proxy "http://{spec.gateway}:{aptproxy.DEFAULT_PORT}";\n'
+                    'Acquire::https::Proxy "DIRECT";\n', 0o644),
+            }))
+            log(f"created {name} ({node.role}, {node.address})")
+        if container.status != "running":
+            container.start()
+
+    def _create_node(self, spec: LabSpec, node: Node, image: str, privileged: bool) -> docker.models.containers.Container:
+        api = self.client.api
+        volume = volume_name(spec, node)
+        self.client.volumes.create(volume, labels={LABEL: spec.name, NODE_LABEL: node.name})
+        binds = ["/sys/fs/cgroup:/sys/fs/cgroup:rw", f"{volume}:/var/lib/docker"]
+        if Path("/lib/modules").is_dir():
+            binds.append("/lib/modules:/lib/modules:ro")
+        host_config = api.create_host_config(
+            binds=binds,
+            privileged=privileged,
+            cap_add=None if privileged else list(CAPABILITIES),
+            security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+            cgroupns="host",
+            tmpfs={"/run": "rw,exec", "/run/lock": "rw", "/tmp": "rw,exec"},
+            restart_policy={"Name": "unless-stopped"},
+        )
+        networking = api.create_networking_config({
+            network_name(spec): api.create_endpoint_config(ipv4_address=node.address),
+        })
+        created = api.create_container(
+            image, name=container_name(spec, node), hostname=node.name, detach=True,
+            labels={LABEL: spec.name, NODE_LABEL: node.name, f"{LABEL}.role": node.role},
+            environment={"container": "docker"}, stop_signal="SIGRTMIN+3",
+            host_config=host_config, networking_config=networking,
+        )
+        return self.client.containers.get(created["Id"])
+
+    # -- down / status ------------------------------------------------------------------------------------
+    def _containers(self, spec: LabSpec) -> list[docker.models.containers.Container]:
+        return self.client.containers.list(all=True, filters={"label": f"{LABEL}={spec.name}"})
+
+    def _remove_node(self, container: docker.models.containers.Container) -> None:
+        container.remove(force=True)
+        for volume in self.client.volumes.list(filters={"label": f"{NODE_LABEL}={container.labels.get(NODE_LABEL)}"}):
+            if volume.attrs.get("Labels", {}).get(LABEL) == container.labels.get(LABEL):
+                volume.remove(force=True)
+
+    def down(self, spec: LabSpec) -> list[str]:
+        removed = []
+        for container in self._containers(spec):
+            container.remove(force=True)
+            removed.append(f"container {container.name}")
+        for volume in self.client.volumes.list(filters={"label": f"{LABEL}={spec.name}"}):
+            volume.remove(force=True)
+            removed.append(f"volume {volume.name}")
+        aptproxy.stop_daemon(spec.state_dir / "aptproxy.pid")
+        for network in self.client.networks.list(filters={"label": f"{LABEL}={spec.name}"}):
+            network.remove()
+            removed.append(f"network {network.name}")
+        return removed
+
+    def status(self, spec: LabSpec) -> list[NodeStatus]:
+        live = {c.name: c for c in self._containers(spec)}
+        result = []
+        for node in spec.nodes:
+            container = live.get(container_name(spec, node))
+            state = "missing" if container is None else ("running" if container.status == "running" else "stopped")
+            result.append(NodeStatus(node.name, node.role, node.address, state))
+        return result

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Runs inside the node image's root file system at build time (mmdebstrap chroot or docker build).
+# It makes one image safe to start many times as distinct "hosts".
+set -eu
+
+# Every node gets its own SSH host keys and machine-id on first boot, not the image's.
+rm -f /etc/ssh/ssh_host_*
+mkdir -p /etc/systemd/system/ssh.service.d
+cat > /etc/systemd/system/ssh.service.d/10-swarmforge-hostkeys.conf <<'UNIT'
+[Service]
+ExecStartPre=
+ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
+UNIT
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+
+# Root logs in with the lab key only.
+mkdir -p /root/.ssh
+chmod 700 /root/.ssh
+sed -i 's/^#\?PermitRootLogin.*/PermitRootLogin prohibit-password/; s/^#\?PasswordAuthentication.*/PasswordAuthentication no/' \
+    /etc/ssh/sshd_config
+
+# Units that only make sense on hardware or a console.
+systemctl mask getty@tty1.service serial-getty@.service console-getty.service systemd-firstboot.service \
+    systemd-remount-fs.service >/dev/null 2>&1 || true
+systemctl enable ssh.service >/dev/null 2>&1
+
+# Package lists are fetched by the roles (through the lab's apt cache), not baked in.
+apt-get clean
+rm -rf /var/lib/apt/lists/*
