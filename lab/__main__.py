@@ -24,7 +24,6 @@ from lab.spec import DEFAULT_NAME, DEFAULT_SUBNET, REPO_ROOT, STATE_ROOT, LabErr
 from lab.sshkey import ensure_key
 
 BACKENDS: dict[str, type] = {"containers": ContainerBackend}
-FACT_CACHE = REPO_ROOT / ".cache" / "facts"
 
 
 def make_backend(name: str) -> Backend:
@@ -68,8 +67,7 @@ def cmd_up(args: argparse.Namespace) -> None:
 def cmd_down(args: argparse.Namespace) -> None:
     spec = load_spec(args.name) or LabSpec(name=args.name)
     removed = make_backend(spec.backend).down(spec)
-    for host in spec.nodes:
-        (FACT_CACHE / host.name).unlink(missing_ok=True)
+    shutil.rmtree(spec.fact_cache, ignore_errors=True)
     spec.inventory_path.unlink(missing_ok=True)
     if spec.state_dir.is_dir():
         shutil.rmtree(spec.state_dir)

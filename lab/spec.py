@@ -98,6 +98,12 @@ class LabSpec:
             return REPO_ROOT / "inventories" / "lab" / "hosts.yml"
         return self.state_dir / "inventory" / "hosts.yml"
 
+    @property
+    def fact_cache(self) -> Path:
+        """Ansible's jsonfile fact cache is keyed by host name, and labs share host names: one cache per lab."""
+        suffix = "" if self.name == DEFAULT_NAME else f"-{self.name}"
+        return REPO_ROOT / ".cache" / f"facts{suffix}"
+
     def to_dict(self) -> dict:
         return {"name": self.name, "managers": self.managers, "workers": self.workers, "storage": self.storage,
                 "subnet": self.subnet, "backend": self.backend, "domain": self.domain}

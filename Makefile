@@ -1,0 +1,48 @@
+# swarmforge: the two commands a newcomer needs are `make lab` and `make test`; both set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-installed
+# Lab backend for `make lab` (containers; empty keeps the running lab's).
+BACKEND ?=
+
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help deps lab lab-up lab-down lab-status test lint unit integration e2e clean
+
+help:
+	@echo "make lab         bring up the local lab and run site.yml on it (again: reuse it, rerun site.yml)"
+	@echo "make test        the whole test suite: lint, unit, integration, lab, end-to-end"
+	@echo "make lab-status  list the lab's nodes;  make lab-down  remove the lab"
+
+$(DEPS_STAMP): requirements.txt requirements-dev.txt scripts/bootstrap-host.sh
+	@bash scripts/bootstrap-host.sh
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+deps: $(DEPS_STAMP)
+
+lab-up: deps
+	$(PY) -m lab up $(if $(BACKEND),--backend $(BACKEND))
+
+lab: lab-up
+	ansible-playbook site.yml -i inventories/lab
+
+lab-down: deps
+	$(PY) -m lab down
+
+lab-status: deps
+	$(PY) -m lab status
+
+test: deps
+	$(PY) tests/run_suite.py
+
+lint unit integration e2e: deps
+	$(PY) tests/run_suite.py $@
+
+clean: lab-down
+	rm -rf .cache .lab $(VENV)

@@ -1,0 +1,58 @@
+"""Helpers shared by the test layers: run Ansible from the repository with its ansible.cfg, read a lab."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+TEST_LAB_NAME = os.environ.get("SWARMFORGE_TEST_LAB", "sftest")
+TEST_LAB_SUBNET = os.environ.get("SWARMFORGE_TEST_LAB_SUBNET", "172.28.90.0/24")
+RECAP_LINE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def ansible_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+               PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", **extra)
+    return env
+
+
+def run(command: list[str], timeout: float = 1800, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=REPO, env=ansible_env(**extra_env), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def playbook(path: str, inventory: str | Path, *args: str, timeout: float = 1800,
+             **extra_env: str) -> subprocess.CompletedProcess[str]:
+    return run([str(VENV_BIN / "ansible-playbook"), path, "-i", str(inventory), *args], timeout=timeout,
+               **extra_env)
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP lines as {host: {ok, changed, unreachable, failed}}."""
+    return {host: {"ok": int(ok), "changed": int(changed), "unreachable": int(unreachable), "failed": int(failed)}
+            for host, ok, changed, unreachable, failed in RECAP_LINE.findall(output)}
+
+
+def lab_state(name: str) -> dict | None:
+    state = REPO / ".lab" / name / "state.json"
+    return json.loads(state.read_text(encoding="utf-8")) if state.is_file() else None
+
+
+def lab_inventory(name: str) -> Path:
+    if name == "swarmforge":
+        return REPO / "inventories" / "lab" / "hosts.yml"
+    return REPO / ".lab" / name / "inventory" / "hosts.yml"
+
+
+def lab_playbook(name: str, path: str, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    """Run a playbook on a lab, with that lab's own fact cache (labs share host names)."""
+    suffix = "" if name == "swarmforge" else f"-{name}"
+    return playbook(path, lab_inventory(name), *args, timeout=timeout,
+                    ANSIBLE_CACHE_PLUGIN_CONNECTION=str(REPO / ".cache" / f"facts{suffix}"))

@@ -1,0 +1,104 @@
+"""The lab tool on the real local engine: cached image, up/down leaving nothing behind, status, SSH over paramiko."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import docker
+import pytest
+
+from helpers import REPO, lab_inventory, lab_state, run
+from lab.containers import LABEL
+from lab.image import ensure_image, image_name, recipe_tag
+from lab.spec import LabError, LabSpec
+
+PROBE_LAB = "sfprobe"
+PROBE_SUBNET = "172.28.91.0/24"
+
+
+def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=900, check=False)
+
+
+@pytest.fixture(scope="module")
+def engine() -> docker.DockerClient:
+    result = lab_cli("engine")
+    assert result.returncode == 0, result.stderr
+    return docker.from_env()
+
+
+def lab_objects(client: docker.DockerClient, name: str) -> dict[str, list[str]]:
+    selector = {"label": f"{LABEL}={name}"}
+    return {
+        "containers": [c.name for c in client.containers.list(all=True, filters=selector)],
+        "volumes": [v.name for v in client.volumes.list(filters=selector)],
+        "networks": [n.name for n in client.networks.list(filters=selector)],
+    }
+
+
+def test_recipe_tag_is_stable_and_names_the_image() -> None:
+    assert recipe_tag() == recipe_tag()
+    assert image_name().endswith(":" + recipe_tag())
+
+
+def test_second_image_request_uses_the_cache(engine: docker.DockerClient) -> None:
+    first = ensure_image(engine)
+    image_id = engine.images.get(first).id
+    started = time.monotonic()
+    assert ensure_image(engine) == first
+    assert time.monotonic() - started < 5
+    assert engine.images.get(first).id == image_id
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"managers": 0}, "--managers 0: the lab supports 1 to 9 managers"),
+    ({"subnet": "10.1.2.0/28"}, "--subnet 10.1.2.0/28: give an IPv4 network of /24 or larger"),
+    ({"name": "9lab"}, "lab name '9lab': use letters, digits and '-', starting with a letter"),
+])
+def test_bad_spec_is_refused_with_the_fix(options: dict, message: str) -> None:
+    with pytest.raises(LabError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        LabSpec(**options)
+
+
+def test_up_status_then_down_leaves_nothing_behind(engine: docker.DockerClient) -> None:
+    before = {kind: set(names) for kind, names in lab_objects(engine, PROBE_LAB).items()}
+    assert before == {"containers": set(), "volumes": set(), "networks": set()}, "a previous probe lab was left over"
+    other_containers = {c.id for c in engine.containers.list(all=True)}
+    try:
+        up = lab_cli("--name", PROBE_LAB, "up", "--managers", "1", "--workers", "1", "--storage", "0",
+                     "--subnet", PROBE_SUBNET)
+        assert up.returncode == 0, up.stdout + up.stderr
+        made = lab_objects(engine, PROBE_LAB)
+        assert sorted(made["containers"]) == [f"{PROBE_LAB}-manager1", f"{PROBE_LAB}-worker1"]
+        assert sorted(made["volumes"]) == [f"{PROBE_LAB}-manager1-docker", f"{PROBE_LAB}-worker1-docker"]
+        assert made["networks"] == [f"{PROBE_LAB}-lab"]
+
+        status = lab_cli("--name", PROBE_LAB, "status")
+        assert "manager1    manager   172.28.91.11    running" in status.stdout
+        assert "worker1     worker    172.28.91.101   running" in status.stdout
+
+        again = lab_cli("--name", PROBE_LAB, "up")
+        assert again.returncode == 0, again.stderr
+        assert "created" not in again.stdout, "a second up must reuse the running nodes"
+        assert lab_objects(engine, PROBE_LAB) == made
+    finally:
+        down = lab_cli("--name", PROBE_LAB, "down")
+    assert down.returncode == 0, down.stderr
+    assert lab_objects(engine, PROBE_LAB) == {"containers": [], "volumes": [], "networks": []}
+    assert other_containers <= {c.id for c in engine.containers.list(all=True)}, "down removed something not its own"
+    assert not (REPO / ".lab" / PROBE_LAB).exists()
+    assert "is not up" in lab_cli("--name", PROBE_LAB, "status").stdout
+
+
+def test_ansible_reaches_every_lab_node_over_paramiko(test_lab: str) -> None:
+    result = run([str(REPO / ".venv" / "bin" / "ansible"), "all", "-i", str(lab_inventory(test_lab)),
+                  "-m", "ansible.builtin.ping", "-vvv"], timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    hosts = [line.split()[0] for line in result.stdout.splitlines() if "| SUCCESS" in line]
+    expected = [node.name for node in LabSpec(**lab_state(test_lab)).nodes]
+    assert sorted(hosts) == sorted(expected)
+    assert result.stdout.count("ESTABLISH PARAMIKO SSH CONNECTION") >= len(expected)
+

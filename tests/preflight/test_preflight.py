@@ -1,0 +1,63 @@
+"""The preflight play refuses each bad inventory with a message that names the fix, and passes a good one."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from helpers import REPO, playbook, recap
+
+INVENTORIES = REPO / "tests" / "preflight" / "inventories"
+
+
+def preflight(inventory: str, *args: str):
+    # These fixtures reuse host names, so facts must not outlive one run.
+    return playbook("playbooks/preflight.yml", INVENTORIES / inventory, *args, timeout=300,
+                    ANSIBLE_CACHE_PLUGIN="memory")
+
+
+def failure_text(output: str) -> str:
+    """The assert messages in the output, whitespace folded so wrapped YAML compares as one line."""
+    return " ".join(output.split())
+
+
+@pytest.mark.parametrize(("inventory", "extra", "message"), [
+    ("no_managers.yml", [],
+     "No managers: the inventory has no host in the group 'swarm_managers'. Put at least one host "
+     "(three for a fault-tolerant cluster) in 'swarm_managers'."),
+    ("even_managers.yml", [],
+     "2 managers is an even number: it tolerates no more failures than 1 would (Raft needs a majority). "
+     "Use an odd number of hosts in 'swarm_managers', or set swarm_allow_even_managers=true."),
+    ("both_groups.yml", [],
+     "Hosts in both 'swarm_managers' and 'swarm_workers': node1. Keep each host in one of the two groups "
+     "(a manager also runs tasks unless drained)."),
+    ("foreign_address.yml", [],
+     "swarm_advertise_addr 198.51.100.77 does not give an address of node1 (its addresses: "),
+    ("live_restore.yml", [],
+     "live-restore is incompatible with swarm mode (dockerd refuses to start a swarm node with it). "
+     "Remove live-restore from docker_engine_daemon_options for node1."),
+])
+def test_bad_inventory_is_refused_with_the_fix(inventory: str, extra: list[str], message: str) -> None:
+    result = preflight(inventory, *extra)
+    assert result.returncode != 0, result.stdout
+    assert message in failure_text(result.stdout), result.stdout
+
+
+def test_foreign_address_message_names_the_variables_to_set() -> None:
+    text = failure_text(preflight("foreign_address.yml").stdout)
+    assert "Set swarm_advertise_addr for node1 to one of its addresses, or swarm_advertise_interface / " \
+           "swarm_advertise_cidr to pick one." in text
+    listed = re.search(r"its addresses: ([^)]*)\)", text).group(1).split(", ")
+    assert listed and "198.51.100.77" not in listed
+
+
+def test_even_managers_pass_when_explicitly_allowed() -> None:
+    result = preflight("even_managers.yml", "-e", "swarm_allow_even_managers=true")
+    assert result.returncode == 0, result.stdout
+
+
+def test_good_inventory_passes_and_resolves_the_address() -> None:
+    result = preflight("good.yml")
+    assert result.returncode == 0, result.stdout
+    assert recap(result.stdout)["node1"]["failed"] == 0

@@ -1,0 +1,131 @@
+"""Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
+
+Stages run in order: lint -> unit -> integration -> lab (brings up the shared test lab) -> e2e. Each stage is one
+pytest run whose JUnit report feeds the totals. The shared lab is removed at the end unless SWARMFORGE_KEEP_LAB=1.
+Pass stage names to run only those (e.g. `python tests/run_suite.py unit integration`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+REPORTS = REPO / ".lab" / "reports"
+sys.path.insert(0, str(REPO / "tests"))
+
+from helpers import TEST_LAB_NAME, TEST_LAB_SUBNET, ansible_env  # noqa: E402
+
+
+@dataclass
+class Stage:
+    name: str
+    paths: list[str]
+    needs_lab: bool = False
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    exit_code: int = 0
+    skip_reasons: list[str] = field(default_factory=list)
+
+
+STAGES = [
+    Stage("lint", ["tests/lint"]),
+    Stage("unit", ["tests/unit"]),
+    Stage("integration", ["tests/integration", "tests/preflight"]),
+    Stage("lab", ["tests/lab"], needs_lab=True),
+    Stage("e2e", ["tests/e2e"], needs_lab=True),
+]
+
+
+def count(stage: Stage, report: Path) -> None:
+    if not report.is_file():
+        return
+    for case in ET.parse(report).getroot().iter("testcase"):
+        outcome = {child.tag for child in case}
+        if outcome & {"failure", "error"}:
+            stage.failed += 1
+        elif "skipped" in outcome:
+            stage.skipped += 1
+            reason = next(child for child in case if child.tag == "skipped").get("message", "")
+            stage.skip_reasons.append(f"{case.get('name')}: {reason}")
+        else:
+            stage.passed += 1
+
+
+def run_stage(stage: Stage) -> None:
+    paths = [path for path in stage.paths if (REPO / path).exists()]
+    if not paths:
+        print(f"== stage {stage.name}: nothing to run yet", flush=True)
+        return
+    report = REPORTS / f"{stage.name}.xml"
+    report.unlink(missing_ok=True)
+    print(f"\n== stage {stage.name}: pytest {' '.join(paths)}", flush=True)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
+                             f"--junitxml={report}", *paths], cwd=REPO, env=ansible_env(), check=False)
+    stage.seconds = time.monotonic() - started
+    stage.exit_code = result.returncode
+    count(stage, report)
+    if result.returncode not in (0, 5) and stage.failed == 0:
+        stage.failed = 1  # pytest itself failed (collection error, crash): count it
+    print(f"== stage {stage.name}: {stage.passed} passed, {stage.failed} failed, {stage.skipped} skipped "
+          f"in {stage.seconds:.0f}s", flush=True)
+
+
+def lab(*args: str) -> int:
+    return subprocess.run([sys.executable, "-m", "lab", "--name", TEST_LAB_NAME, *args], cwd=REPO, check=False).returncode
+
+
+def main(selected: list[str]) -> int:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    stages = [stage for stage in STAGES if not selected or stage.name in selected]
+    timings: list[tuple[str, float]] = []
+    lab_failed = False
+    lab_up = False
+    suite_started = time.monotonic()
+    try:
+        for stage in stages:
+            if stage.needs_lab and not lab_up:
+                started = time.monotonic()
+                print(f"\n== lab up: {TEST_LAB_NAME} ({TEST_LAB_SUBNET})", flush=True)
+                lab_failed = lab("up", "--subnet", TEST_LAB_SUBNET) != 0
+                lab_up = True
+                timings.append(("lab up", time.monotonic() - started))
+                if lab_failed:
+                    print("== lab up failed: the stages that need it count as failed", flush=True)
+            if stage.needs_lab and lab_failed:
+                stage.failed += 1
+                continue
+            run_stage(stage)
+            timings.append((stage.name, stage.seconds))
+    finally:
+        if lab_up and os.environ.get("SWARMFORGE_KEEP_LAB") != "1":
+            started = time.monotonic()
+            lab("down")
+            timings.append(("lab down", time.monotonic() - started))
+
+    passed = sum(stage.passed for stage in stages)
+    failed = sum(stage.failed for stage in stages)
+    skipped = sum(stage.skipped for stage in stages)
+    print("\n== durations")
+    for name, seconds in timings:
+        print(f"   {name:<14}{seconds:7.0f}s")
+    print(f"   {'total':<14}{time.monotonic() - suite_started:7.0f}s")
+    reasons = [reason for stage in stages for reason in stage.skip_reasons]
+    if reasons:
+        print("== skipped, with the reason")
+        for reason in reasons:
+            print(f"   {reason}")
+    print(f"summary: {passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed or any(stage.exit_code not in (0, 5) for stage in stages) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
