@@ -33,9 +33,9 @@ def engine() -> docker.DockerClient:
 def lab_objects(client: docker.DockerClient, name: str) -> dict[str, list[str]]:
     selector = {"label": f"{LABEL}={name}"}
     return {
-        "containers": [c.name for c in client.containers.list(all=True, filters=selector)],
-        "volumes": [v.name for v in client.volumes.list(filters=selector)],
-        "networks": [n.name for n in client.networks.list(filters=selector)],
+        "containers": sorted(c.name for c in client.containers.list(all=True, filters=selector)),
+        "volumes": sorted(v.name for v in client.volumes.list(filters=selector)),
+        "networks": sorted(n.name for n in client.networks.list(filters=selector)),
     }
 
 
@@ -64,16 +64,16 @@ def test_bad_spec_is_refused_with_the_fix(options: dict, message: str) -> None:
 
 
 def test_up_status_then_down_leaves_nothing_behind(engine: docker.DockerClient) -> None:
-    before = {kind: set(names) for kind, names in lab_objects(engine, PROBE_LAB).items()}
-    assert before == {"containers": set(), "volumes": set(), "networks": set()}, "a previous probe lab was left over"
+    assert lab_objects(engine, PROBE_LAB) == {"containers": [], "volumes": [], "networks": []}, \
+        "a previous probe lab was left over"
     other_containers = {c.id for c in engine.containers.list(all=True)}
     try:
         up = lab_cli("--name", PROBE_LAB, "up", "--managers", "1", "--workers", "1", "--storage", "0",
                      "--subnet", PROBE_SUBNET)
         assert up.returncode == 0, up.stdout + up.stderr
         made = lab_objects(engine, PROBE_LAB)
-        assert sorted(made["containers"]) == [f"{PROBE_LAB}-manager1", f"{PROBE_LAB}-worker1"]
-        assert sorted(made["volumes"]) == [f"{PROBE_LAB}-manager1-docker", f"{PROBE_LAB}-worker1-docker"]
+        assert made["containers"] == [f"{PROBE_LAB}-manager1", f"{PROBE_LAB}-worker1"]
+        assert made["volumes"] == [f"{PROBE_LAB}-manager1-docker", f"{PROBE_LAB}-worker1-docker"]
         assert made["networks"] == [f"{PROBE_LAB}-lab"]
 
         status = lab_cli("--name", PROBE_LAB, "status")
