@@ -56,3 +56,27 @@ def lab_playbook(name: str, path: str, *args: str, timeout: float = 1800) -> sub
     suffix = "" if name == "swarmforge" else f"-{name}"
     return playbook(path, lab_inventory(name), *args, timeout=timeout,
                     ANSIBLE_CACHE_PLUGIN_CONNECTION=str(REPO / ".cache" / f"facts{suffix}"))
+
+
+def run_module(module: str, args: dict, *, check: bool = False, diff: bool = True, host: str = "localhost",
+               inventory: str | Path | None = None, extra_vars: dict | None = None) -> dict:
+    """Run one module ad hoc and return its result (the json callback keeps diff and messages)."""
+    command = [str(VENV_BIN / "ansible"), host, "-m", module] + (["-a", json.dumps(args)] if args else [])
+    if inventory is not None:
+        command += ["-i", str(inventory)]
+    if check:
+        command.append("--check")
+    if diff:
+        command.append("--diff")
+    if extra_vars:
+        command += ["-e", json.dumps(extra_vars)]
+    completed = run(command, timeout=900, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+                    ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json")
+    try:
+        report = json.loads(completed.stdout[completed.stdout.index("{"):])
+    except ValueError as error:
+        raise AssertionError(f"no JSON from ansible: {completed.stdout}\n{completed.stderr}") from error
+    hosts = report["plays"][0]["tasks"][0]["hosts"]
+    result = hosts[host] if host in hosts else next(iter(hosts.values()))
+    result["_raw"] = completed.stdout
+    return result

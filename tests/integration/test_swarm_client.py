@@ -1,0 +1,48 @@
+"""The shared client's failures: SDK missing, daemon missing, an unprotected TCP API."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from helpers import run_module
+
+
+def python_without_sdk() -> str | None:
+    for candidate in ("/usr/bin/python3", shutil.which("python3.12"), shutil.which("python3.10")):
+        if candidate and subprocess.run([candidate, "-c", "import docker"], capture_output=True).returncode != 0:
+            return candidate
+    return None
+
+
+def test_missing_sdk_names_the_package() -> None:
+    python = python_without_sdk()
+    if python is None:
+        pytest.skip("every Python on this machine has the Docker SDK; nothing to show")
+    result = run_module("swarm_info", {}, extra_vars={"ansible_python_interpreter": python})
+    assert result.get("failed")
+    assert "Failed to import the required Python library (docker (the Docker SDK for Python: python3-docker on " \
+           "Debian/Ubuntu, or pip install docker))" in result["msg"]
+
+
+def test_missing_daemon_says_how_to_fix() -> None:
+    result = run_module("swarm_info", {"docker_host": "unix:///run/swarmforge-no-such.sock"})
+    assert result.get("failed")
+    assert "the Docker daemon at unix:///run/swarmforge-no-such.sock does not answer" in result["msg"]
+    assert "Is the engine installed and running?" in result["msg"]
+
+
+def test_tcp_without_tls_is_refused() -> None:
+    result = run_module("swarm_info", {"docker_host": "tcp://127.0.0.1:2375"})
+    assert result.get("failed")
+    assert "is TCP without TLS" in result["msg"] and "does not talk to an unprotected Docker API" in result["msg"]
+
+
+def test_info_outside_a_swarm(free_engine) -> None:
+    if free_engine.info()["Swarm"]["LocalNodeState"] != "inactive":
+        free_engine.swarm.leave(force=True)
+    result = run_module("swarm_info", {"include_tokens": True})
+    assert not result["changed"] and not result["is_manager"]
+    assert result["local"]["state"] == "inactive" and "join_tokens" not in result
