@@ -18,6 +18,7 @@ from lab.spec import STATE_ROOT, LabError, LabSpec, Node
 
 LABEL = "io.swarmforge.lab"
 NODE_LABEL = "io.swarmforge.lab.node"
+OWNER_LABEL = "io.swarmforge.lab.owner"  # the state folder of the checkout that made it
 # Every capability Docker names, less those a sandboxed kernel may not grant (without them systemd, sshd and
 # an inner dockerd still run).
 CAPABILITIES = (
@@ -98,6 +99,10 @@ class ContainerBackend:
         except NotFound:
             network = None
         if network is not None:
+            owner = network.attrs.get("Labels", {}).get(OWNER_LABEL)
+            if owner and owner != str(spec.state_dir):
+                raise LabError(f"lab {spec.name!r} belongs to another checkout ({owner}): remove it from there "
+                               f"(python -m lab --name {spec.name} down) or choose another --name")
             configs = network.attrs.get("IPAM", {}).get("Config") or [{}]
             if network.attrs.get("Labels", {}).get(LABEL) != spec.name or configs[0].get("Subnet") != spec.subnet:
                 raise LabError(f"a network named {name} exists but is not this lab's (subnet {spec.subnet}); "
@@ -111,7 +116,8 @@ class ContainerBackend:
                     raise LabError(f"--subnet {spec.subnet} overlaps docker network {other.name} ({subnet}); "
                                    f"choose another --subnet")
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=spec.subnet, gateway=spec.gateway)])
-        self.client.networks.create(name, driver="bridge", ipam=ipam, labels={LABEL: spec.name},
+        self.client.networks.create(name, driver="bridge", ipam=ipam,
+                                    labels={LABEL: spec.name, OWNER_LABEL: str(spec.state_dir)},
                                     options={"com.docker.network.bridge.name": f"sf-{spec.name}"[:15]})
         log(f"created network {name} ({spec.subnet})")
 

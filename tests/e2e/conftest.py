@@ -1,0 +1,61 @@
+"""The shared test lab, converged once by site.yml (and once more, which must change nothing)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+import testinfra
+
+from helpers import lab_inventory, lab_playbook, lab_state, recap, run_module
+from lab.appimages import ensure_busybox_image, load_into_nodes
+from lab.containers import container_name
+from lab.spec import LabSpec
+
+
+@dataclass
+class Cluster:
+    name: str
+    spec: LabSpec
+    inventory: Path
+    first_converge: str
+
+    def host(self, node: str):
+        address = next(n.address for n in self.spec.nodes if n.name == node)
+        return testinfra.get_host(f"paramiko://root@{address}", ssh_identity_file=str(self.spec.key_path))
+
+    def docker_json(self, node: str, command: str) -> list | dict:
+        result = self.host(node).run(command)
+        assert result.rc == 0, result.stderr
+        try:
+            return json.loads(result.stdout)
+        except ValueError:  # --format '{{json .}}' prints one object a line
+            return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+    def nodes(self, via: str = "manager1") -> list[dict]:
+        return self.docker_json(via, "docker node ls --format '{{json .}}'")
+
+    def module(self, node: str, module: str, args: dict, **kwargs) -> dict:
+        return run_module(module, args, host=node, inventory=self.inventory, **kwargs)
+
+    def wait(self, condition, what: str, timeout: float = 120, every: float = 2) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(every)
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting until {what}")
+
+
+@pytest.fixture(scope="session")
+def cluster(test_lab: str) -> Cluster:
+    first = lab_playbook(test_lab, "site.yml")
+    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-2000:]
+    spec = LabSpec(**lab_state(test_lab))
+    client = docker.from_env()
+    load_into_nodes(client, spec, ensure_busybox_image(client), container_name)
+    return Cluster(test_lab, spec, lab_inventory(test_lab), first.stdout)

@@ -1,0 +1,47 @@
+"""site.yml on the lab: every node prepared, the engine configured, a swarm of 3 managers and 2 workers."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import lab_playbook, recap
+
+
+def test_second_run_changes_nothing(cluster) -> None:
+    again = lab_playbook(cluster.name, "site.yml")
+    assert again.returncode == 0, again.stdout[-4000:]
+    hosts = recap(again.stdout)
+    assert set(hosts) >= {node.name for node in cluster.spec.nodes}
+    assert {host: counts["changed"] for host, counts in hosts.items() if counts["changed"]} == {}
+    assert all(counts["failed"] == 0 and counts["unreachable"] == 0 for counts in hosts.values())
+
+
+def test_engine_runs_with_the_lab_daemon_json(cluster) -> None:
+    for node in cluster.spec.nodes:
+        host = cluster.host(node.name)
+        assert host.service("docker").is_running and host.service("docker").is_enabled
+        daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
+        assert daemon == {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
+        assert host.run("docker info --format '{{.LoggingDriver}}'").stdout.strip() == "json-file"
+        assert host.run("python3 -c 'import docker'").rc == 0, "the modules need the SDK on every node"
+
+
+def test_three_managers_one_leader_two_workers_all_ready_and_active(cluster) -> None:
+    nodes = {node["Hostname"]: node for node in cluster.nodes()}
+    assert set(nodes) == {"manager1", "manager2", "manager3", "worker1", "worker2"}
+    statuses = sorted(node["ManagerStatus"] for node in nodes.values())
+    assert statuses == ["", "", "Leader", "Reachable", "Reachable"]
+    assert {name for name, node in nodes.items() if node["ManagerStatus"]} == {"manager1", "manager2", "manager3"}
+    assert all(node["Status"] == "Ready" and node["Availability"] == "Active" for node in nodes.values())
+
+
+def test_every_node_advertises_its_inventory_address(cluster) -> None:
+    for node in cluster.spec.nodes:
+        if node.role == "storage":
+            continue
+        assert cluster.host(node.name).run("docker info --format '{{.Swarm.NodeAddr}}'").stdout.strip() == node.address
+
+
+def test_storage_host_has_the_engine_but_is_not_in_the_swarm(cluster) -> None:
+    host = cluster.host("storage1")
+    assert host.run("docker info --format '{{.Swarm.LocalNodeState}}'").stdout.strip() == "inactive"
