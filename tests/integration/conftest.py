@@ -10,12 +10,15 @@ import docker
 import pytest
 
 from helpers import REPO
+from lab.appimages import ensure_busybox_image
 
 
 @pytest.fixture(scope="session")
 def engine() -> docker.DockerClient:
     subprocess.run([sys.executable, "-m", "lab", "engine"], cwd=REPO, check=True, timeout=600)
-    return docker.from_env()
+    client = docker.from_env()
+    ensure_busybox_image(client)  # the image test services run
+    return client
 
 
 @pytest.fixture(scope="session")
