@@ -125,11 +125,14 @@ def manager_summary(nodes: list[dict]) -> dict:
             "quorum": len(managers) // 2 + 1, "has_quorum": len(reachable) >= len(managers) // 2 + 1}
 
 
+ARGUMENT_SPEC = {
+    "include_tokens": {"type": "bool", "default": False},
+    "include_unlock_key": {"type": "bool", "default": False},
+}
+
+
 def main() -> None:
-    client = SwarmClient({
-        "include_tokens": {"type": "bool", "default": False},
-        "include_unlock_key": {"type": "bool", "default": False},
-    })
+    client = SwarmClient(ARGUMENT_SPEC)
     local = client.local_node()
     result = {"changed": False, "local": local, "is_manager": local["role"] == "manager" and local["state"] == "active"}
     if result["is_manager"]:

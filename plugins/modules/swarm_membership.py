@@ -377,29 +377,29 @@ class Membership:
         self.client.module.exit_json(**self.result)
 
 
+ARGUMENT_SPEC = {
+    "state": {"type": "str", "choices": ["initialized", "joined", "absent"], "default": "joined"},
+    "role": {"type": "str", "choices": ["manager", "worker"], "default": "worker"},
+    "join_addresses": {"type": "list", "elements": "str"},
+    "join_token": {"type": "str", "no_log": True},
+    "cluster_id": {"type": "str"},
+    "force": {"type": "bool", "default": False},
+    "advertise_addr": {"type": "str"},
+    "listen_addr": {"type": "str", "default": "0.0.0.0:2377"},
+    "data_path_addr": {"type": "str"},
+    "data_path_port": {"type": "int"},
+    "default_addr_pool": {"type": "list", "elements": "str"},
+    "subnet_size": {"type": "int"},
+    "node_cert_expiry": {"type": "str"},
+    "task_history_limit": {"type": "int"},
+    "autolock": {"type": "bool"},
+    "force_new_cluster": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "int", "default": 120},
+}
+
+
 def main() -> None:
-    client = SwarmClient(
-        {
-            "state": {"type": "str", "choices": ["initialized", "joined", "absent"], "default": "joined"},
-            "role": {"type": "str", "choices": ["manager", "worker"], "default": "worker"},
-            "join_addresses": {"type": "list", "elements": "str"},
-            "join_token": {"type": "str", "no_log": True},
-            "cluster_id": {"type": "str"},
-            "force": {"type": "bool", "default": False},
-            "advertise_addr": {"type": "str"},
-            "listen_addr": {"type": "str", "default": "0.0.0.0:2377"},
-            "data_path_addr": {"type": "str"},
-            "data_path_port": {"type": "int"},
-            "default_addr_pool": {"type": "list", "elements": "str"},
-            "subnet_size": {"type": "int"},
-            "node_cert_expiry": {"type": "str"},
-            "task_history_limit": {"type": "int"},
-            "autolock": {"type": "bool"},
-            "force_new_cluster": {"type": "bool", "default": False},
-            "wait_timeout": {"type": "int", "default": 120},
-        },
-        required_if=[("state", "joined", ("join_addresses", "join_token"))],
-    )
+    client = SwarmClient(ARGUMENT_SPEC, required_if=[("state", "joined", ("join_addresses", "join_token"))])
     membership = Membership(client)
     getattr(membership, client.params["state"])()
     membership.finish()

@@ -260,21 +260,24 @@ class NetworkManager:
         return live_view(created) if created else {}
 
 
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "driver": {"type": "str", "default": "overlay"},
+    "subnet": {"type": "str"},
+    "gateway": {"type": "str"},
+    "ip_range": {"type": "str"},
+    "attachable": {"type": "bool"},
+    "internal": {"type": "bool"},
+    "encrypted": {"type": "bool"},
+    "driver_options": {"type": "dict"},
+    "labels": {"type": "dict"},
+    "recreate": {"type": "str", "choices": ["never", "when_unused"], "default": "never"},
+}
+
+
 def main() -> None:
-    client = SwarmClient({
-        "name": {"type": "str", "required": True},
-        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-        "driver": {"type": "str", "default": "overlay"},
-        "subnet": {"type": "str"},
-        "gateway": {"type": "str"},
-        "ip_range": {"type": "str"},
-        "attachable": {"type": "bool"},
-        "internal": {"type": "bool"},
-        "encrypted": {"type": "bool"},
-        "driver_options": {"type": "dict"},
-        "labels": {"type": "dict"},
-        "recreate": {"type": "str", "choices": ["never", "when_unused"], "default": "never"},
-    })
+    client = SwarmClient(ARGUMENT_SPEC)
     NetworkManager(client).run()
 
 

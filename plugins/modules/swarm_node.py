@@ -260,21 +260,22 @@ class NodeManager:
         self.client.module.exit_json(**self.result)
 
 
+ARGUMENT_SPEC = {
+    "node": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "labels": {"type": "dict"},
+    "labels_state": {"type": "str", "choices": ["merge", "replace"], "default": "merge"},
+    "labels_to_remove": {"type": "list", "elements": "str"},
+    "availability": {"type": "str", "choices": ["active", "pause", "drain"]},
+    "role": {"type": "str", "choices": ["manager", "worker"]},
+    "wait_drained": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 300},
+    "force": {"type": "bool", "default": False},
+}
+
+
 def main() -> None:
-    client = SwarmClient(
-        {
-            "node": {"type": "str", "required": True},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "labels": {"type": "dict"},
-            "labels_state": {"type": "str", "choices": ["merge", "replace"], "default": "merge"},
-            "labels_to_remove": {"type": "list", "elements": "str"},
-            "availability": {"type": "str", "choices": ["active", "pause", "drain"]},
-            "role": {"type": "str", "choices": ["manager", "worker"]},
-            "wait_drained": {"type": "bool", "default": True},
-            "wait_timeout": {"type": "int", "default": 300},
-            "force": {"type": "bool", "default": False},
-        },
-    )
+    client = SwarmClient(ARGUMENT_SPEC)
     manager = NodeManager(client)
     getattr(manager, client.params["state"])()
 

@@ -209,24 +209,24 @@ class VolumeManager:
         self.client.module.exit_json(**result)
 
 
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "driver": {"type": "str", "default": "local"},
+    "driver_options": {"type": "dict"},
+    "nfs": {"type": "dict", "options": {
+        "server": {"type": "str", "required": True},
+        "path": {"type": "str", "required": True},
+        "version": {"type": "str", "default": "4"},
+        "options": {"type": "list", "elements": "str", "default": ["rw"]},
+    }},
+    "labels": {"type": "dict"},
+    "recreate": {"type": "str", "choices": ["never", "when_unused"], "default": "never"},
+}
+
+
 def main() -> None:
-    client = SwarmClient(
-        {
-            "name": {"type": "str", "required": True},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "driver": {"type": "str", "default": "local"},
-            "driver_options": {"type": "dict"},
-            "nfs": {"type": "dict", "options": {
-                "server": {"type": "str", "required": True},
-                "path": {"type": "str", "required": True},
-                "version": {"type": "str", "default": "4"},
-                "options": {"type": "list", "elements": "str", "default": ["rw"]},
-            }},
-            "labels": {"type": "dict"},
-            "recreate": {"type": "str", "choices": ["never", "when_unused"], "default": "never"},
-        },
-        mutually_exclusive=[("nfs", "driver_options")],
-    )
+    client = SwarmClient(ARGUMENT_SPEC, mutually_exclusive=[("nfs", "driver_options")])
     VolumeManager(client).run()
 
 
