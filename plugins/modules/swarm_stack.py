@@ -1,0 +1,319 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: swarmforge contributors
+# Apache License 2.0
+
+DOCUMENTATION = r"""
+---
+module: swarm_stack
+short_description: Deploy a compose stack only when it differs from what runs, then wait until it converged
+description:
+  - Reads the compose document (files on the manager, merged in order, or an inline I(definition)), normalises each
+    service, and compares it with the live services of the stack (image, command, entrypoint, environment,
+    replicas or global mode, update, rollback and restart policies, placement, networks, secrets, configs, ports,
+    labels, resource limits). Stack networks that do not exist yet, services to create and, with I(prune), services
+    to remove count too.
+  - Only when something differs does it run C(docker stack deploy) (the decision and the diff are this module's),
+    then waits until every service converged (update completed, every replica running) and fails with the tasks'
+    errors when a service rolled back or its tasks keep failing.
+  - C(state=absent) removes the stack and waits until its services and networks are gone.
+  - Variables in the compose are not interpolated (C(${VAR})); render the compose with Jinja (a template lookup into
+    I(definition)) instead.
+author: swarmforge contributors
+extends_documentation_fragment: [swarmforge_docker]
+options:
+  name:
+    description: Stack name (the namespace of its services, networks, secrets and configs).
+    type: str
+    required: true
+  state:
+    description: Whether the stack should run.
+    type: str
+    choices: [present, absent]
+    default: present
+  compose_files:
+    description: Compose files on the manager, merged in order (mappings key by key).
+    type: list
+    elements: path
+  definition:
+    description: The compose document itself, as a dict.
+    type: dict
+  prune:
+    description: Remove services of the stack that the compose no longer has.
+    type: bool
+    default: false
+  with_registry_auth:
+    description: Send the manager's registry credentials to the nodes.
+    type: bool
+    default: false
+  resolve_image:
+    description: Whether stack deploy asks the registry for the image digest.
+    type: str
+    choices: [always, changed, never]
+    default: always
+  wait:
+    description: Wait until the stack converged (or is gone, with C(state=absent)).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait.
+    type: int
+    default: 600
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change, with the diff, without deploying.
+  diff_mode:
+    support: full
+    description: The compared fields of every service that differs, live and desired.
+  idempotent:
+    support: full
+seealso:
+  - module: swarm_secret
+  - module: swarm_config
+"""
+
+EXAMPLES = r"""
+- name: The web stack, rendered from a template
+  swarm_stack:
+    name: web
+    definition: "{{ lookup('ansible.builtin.template', 'stacks/web.yml.j2') | from_yaml }}"
+    prune: true
+  run_once: true
+  delegate_to: "{{ groups['swarm_managers'][0] }}"
+
+- name: Remove it
+  swarm_stack:
+    name: web
+    state: absent
+"""
+
+RETURN = r"""
+services:
+  description: What each service of the stack needed (create, update with the fields, remove or nothing).
+  returned: always
+  type: dict
+  sample: {web_web: {action: update, fields: [image]}, web_lb: {action: none, fields: []}}
+networks_created:
+  description: Stack networks that did not exist.
+  returned: always
+  type: list
+  elements: str
+converged:
+  description: Per service, running and desired tasks after the wait.
+  returned: when a deploy happened and wait is true
+  type: dict
+deploy_output:
+  description: What docker stack deploy printed.
+  returned: when a deploy happened
+  type: str
+"""
+
+import json
+import os
+import tempfile
+import time
+
+from ansible.module_utils.swarmforge_docker import SwarmClient
+from ansible.module_utils.swarmforge_stack import (
+    STACK_LABEL, ComposeError, compare, deep_merge, desired_networks, desired_services, live_service)
+
+FAILED_TASK_STATES = ("failed", "rejected")
+
+
+class StackManager:
+    def __init__(self, client: SwarmClient) -> None:
+        self.client = client
+        self.params = client.params
+        self.name = self.params["name"]
+        client.require_manager("swarm_stack")
+
+    # -- reading ------------------------------------------------------------------------------------------------
+    def compose(self) -> dict:
+        if self.params["definition"] is not None:
+            return self.params["definition"]
+        import yaml  # noqa: PLC0415 - PyYAML comes with ansible-core on the controller; the node needs it only here
+
+        merged: dict = {}
+        for path in self.params["compose_files"]:
+            try:
+                with open(path, encoding="utf-8") as source:
+                    merged = deep_merge(merged, yaml.safe_load(source) or {})
+            except OSError as error:
+                self.client.fail(f"compose file {path}: {error.strerror} (compose_files are read on the manager; "
+                                 "use definition for a file on the controller)")
+        return merged
+
+    def live_services(self) -> list[dict]:
+        filters = json.dumps({"label": [f"{STACK_LABEL}={self.name}"]})
+        return self.client.call("GET", "/services", params={"filters": filters, "status": "true"},
+                                what="service ls") or []
+
+    def networks(self) -> list[dict]:
+        return self.client.call("GET", "/networks", what="network ls") or []
+
+    # -- present ------------------------------------------------------------------------------------------------
+    def present(self) -> None:
+        compose = self.compose()
+        try:
+            desired = desired_services(self.name, compose)
+            wanted_networks = desired_networks(self.name, compose)
+        except ComposeError as error:
+            self.client.fail(f"stack {self.name}: {error}")
+        all_networks = self.networks()
+        network_names = {n["Id"]: n["Name"] for n in all_networks}
+        live = {s["Spec"]["Name"]: s for s in self.live_services()}
+        plan: dict[str, dict] = {}
+        before: dict[str, dict] = {}
+        after: dict[str, dict] = {}
+        for name, wanted in desired.items():
+            if name not in live:
+                plan[name] = {"action": "create", "fields": sorted(wanted)}
+                after[name] = wanted
+                continue
+            differences = compare(wanted, live_service(live[name], network_names))
+            plan[name] = {"action": "update" if differences else "none", "fields": sorted(differences)}
+            if differences:
+                before[name] = {field: have for field, (have, _) in differences.items()}
+                after[name] = {field: want for field, (_, want) in differences.items()}
+        for name in sorted(set(live) - set(desired)):
+            if self.params["prune"]:
+                plan[name] = {"action": "remove", "fields": []}
+                before[name] = {"present": True}
+                after[name] = {"present": False}
+        existing_networks = set(network_names.values())
+        missing_networks = [n for n in wanted_networks if n not in existing_networks]
+        changed = bool(missing_networks) or any(item["action"] != "none" for item in plan.values())
+        result = {"changed": changed, "services": plan, "networks_created": missing_networks}
+        if self.client.diff_mode:
+            result["diff"] = {"before": json.loads(json.dumps(before)), "after": json.loads(json.dumps(after))}
+        if changed and not self.client.check_mode:
+            result["deploy_output"] = self.deploy(compose)
+            if self.params["wait"]:
+                result["converged"] = self.wait_converged(list(desired))
+        self.client.module.exit_json(**result)
+
+    def deploy(self, compose: dict) -> str:
+        handle, path = tempfile.mkstemp(prefix=f"swarmforge-{self.name}-", suffix=".yml")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as sink:
+                json.dump(compose, sink)  # JSON is YAML: no dependency needed on the node
+            command = ["docker", "stack", "deploy", "--compose-file", path, "--resolve-image",
+                       self.params["resolve_image"]]
+            if self.params["prune"]:
+                command.append("--prune")
+            if self.params["with_registry_auth"]:
+                command.append("--with-registry-auth")
+            command.append(self.name)
+            rc, out, err = self.client.module.run_command(command, environ_update=self.cli_environment())
+        finally:
+            os.unlink(path)
+        if rc != 0:
+            self.client.fail(f"docker stack deploy {self.name} failed: {(err or out).strip()}", rc=rc, stdout=out,
+                             stderr=err)
+        return out
+
+    def cli_environment(self) -> dict[str, str]:
+        host = self.params["docker_host"]
+        environment = {"DOCKER_HOST": host}
+        if self.params["tls"] or self.params["ca_path"]:
+            environment["DOCKER_TLS_VERIFY"] = "1" if self.params["validate_certs"] else ""
+            cert_dir = os.path.dirname(self.params["ca_path"] or self.params["client_cert"] or "")
+            if cert_dir:
+                environment["DOCKER_CERT_PATH"] = cert_dir
+        return environment
+
+    def task_errors(self, service_id: str) -> list[str]:
+        tasks = self.client.call("GET", "/tasks", what="task ls",
+                                 params={"filters": json.dumps({"service": [service_id]})}) or []
+        errors = [f"{t.get('Status', {}).get('State')}: {t.get('Status', {}).get('Err') or t.get('Status', {}).get('Message')}"
+                  for t in tasks if t.get("Status", {}).get("State") in FAILED_TASK_STATES]
+        return sorted(set(errors))[:5]
+
+    def wait_converged(self, names: list[str]) -> dict:
+        deadline = time.monotonic() + self.params["wait_timeout"]
+        status: dict[str, dict] = {}
+        while True:
+            services = {s["Spec"]["Name"]: s for s in self.live_services()}
+            pending = []
+            for name in names:
+                service = services.get(name)
+                if service is None:
+                    pending.append(name)
+                    continue
+                update = (service.get("UpdateStatus") or {}).get("State")
+                counts = service.get("ServiceStatus") or {}
+                running, desired = counts.get("RunningTasks", 0), counts.get("DesiredTasks", 0)
+                status[name] = {"running": running, "desired": desired, "update": update or "none"}
+                if update in ("rollback_started", "rollback_completed", "rollback_paused", "paused"):
+                    message = (service.get("UpdateStatus") or {}).get("Message", "")
+                    self.client.fail(f"service {name} did not take the new spec ({update}: {message}); "
+                                     f"task errors: {'; '.join(self.task_errors(service['ID'])) or 'none recorded'}",
+                                     converged=status)
+                if update not in (None, "completed") or running != desired:
+                    pending.append(name)
+            if not pending:
+                return status
+            if time.monotonic() > deadline:
+                details = "; ".join(f"{name}: {status.get(name, {}).get('running', 0)}/"
+                                    f"{status.get(name, {}).get('desired', '?')} running"
+                                    + (f" ({', '.join(self.task_errors(services[name]['ID']))})" if name in services
+                                       and self.task_errors(services[name]["ID"]) else "")
+                                    for name in pending)
+                self.client.fail(f"stack {self.name} did not converge within {self.params['wait_timeout']}s: "
+                                 f"{details}", converged=status)
+            time.sleep(2)
+
+    # -- absent -------------------------------------------------------------------------------------------------
+    def absent(self) -> None:
+        services = self.live_services()
+        networks = [n for n in self.networks() if (n.get("Labels") or {}).get(STACK_LABEL) == self.name]
+        changed = bool(services or networks)
+        result = {"changed": changed, "services": {s["Spec"]["Name"]: {"action": "remove", "fields": []}
+                                                   for s in services}, "networks_created": []}
+        if self.client.diff_mode:
+            result["diff"] = {"before": {"services": sorted(result["services"]),
+                                         "networks": sorted(n["Name"] for n in networks)},
+                              "after": {"services": [], "networks": []}}
+        if changed and not self.client.check_mode:
+            rc, out, err = self.client.module.run_command(["docker", "stack", "rm", self.name],
+                                                          environ_update=self.cli_environment())
+            if rc != 0:
+                self.client.fail(f"docker stack rm {self.name} failed: {(err or out).strip()}")
+            if self.params["wait"]:
+                self.wait_gone()
+        self.client.module.exit_json(**result)
+
+    def wait_gone(self) -> None:
+        deadline = time.monotonic() + self.params["wait_timeout"]
+        while time.monotonic() < deadline:
+            networks = [n for n in self.networks() if (n.get("Labels") or {}).get(STACK_LABEL) == self.name]
+            if not self.live_services() and not networks:
+                return
+            time.sleep(2)
+        self.client.fail(f"stack {self.name} was removed but its services or networks are still there after "
+                         f"{self.params['wait_timeout']}s")
+
+
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "compose_files": {"type": "list", "elements": "path"},
+    "definition": {"type": "dict"},
+    "prune": {"type": "bool", "default": False},
+    "with_registry_auth": {"type": "bool", "default": False},
+    "resolve_image": {"type": "str", "choices": ["always", "changed", "never"], "default": "always"},
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 600},
+}
+
+
+def main() -> None:
+    client = SwarmClient(ARGUMENT_SPEC, mutually_exclusive=[("compose_files", "definition")],
+                         required_if=[("state", "present", ("compose_files", "definition"), True)])
+    manager = StackManager(client)
+    getattr(manager, client.params["state"])()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""swarm_stack on the host engine's single-node swarm: compare first, deploy only when different, wait, roll back."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import docker
+import pytest
+
+from helpers import run_module
+
+STACK = "sfit"
+IMAGE = "swarmforge/busybox:1.35"
+COMPOSE = {
+    "version": "3.8",
+    "services": {
+        "web": {
+            "image": IMAGE,
+            "command": ["sh", "-c", "echo $$GREETING > /www/index.html; exec httpd -f -p 8080 -h /www"],
+            "environment": {"GREETING": "v1"},
+            "networks": ["back"],
+            "deploy": {"replicas": 2, "update_config": {"parallelism": 1, "delay": "1s", "order": "start-first",
+                                                        "failure_action": "rollback", "monitor": "3s"},
+                       "labels": {"tier": "web"}},
+        },
+        "idle": {"image": IMAGE, "command": ["sleep", "3600"], "networks": ["back"]},
+    },
+    "networks": {"back": {"driver": "overlay", "attachable": True}},
+}
+
+
+@pytest.fixture()
+def clean(swarm: docker.DockerClient):
+    run_module("swarm_stack", {"name": STACK, "state": "absent"})
+    yield swarm
+    run_module("swarm_stack", {"name": STACK, "state": "absent"})
+
+
+def services(engine: docker.DockerClient) -> dict[str, docker.models.services.Service]:
+    return {s.name: s for s in engine.services.list(filters={"label": f"com.docker.stack.namespace={STACK}"})}
+
+
+def running(engine: docker.DockerClient, name: str) -> int:
+    return len([t for t in services(engine)[name].tasks({"desired-state": "running"})
+                if t["Status"]["State"] == "running"])
+
+
+def test_deploy_four_ways(clean: docker.DockerClient) -> None:
+    check = run_module("swarm_stack", {"name": STACK, "definition": COMPOSE}, check=True)
+    assert check["changed"] and services(clean) == {}
+    assert check["services"] == {"sfit_web": {"action": "create", "fields": check["services"]["sfit_web"]["fields"]},
+                                 "sfit_idle": {"action": "create",
+                                               "fields": check["services"]["sfit_idle"]["fields"]}}
+    assert check["networks_created"] == ["sfit_back"]
+    deployed = run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})
+    assert deployed["changed"] and "Creating service sfit_web" in deployed["deploy_output"]
+    assert deployed["converged"]["sfit_web"] == {"running": 2, "desired": 2, "update": "none"}
+    assert running(clean, "sfit_web") == 2 and running(clean, "sfit_idle") == 1
+    for again in (run_module("swarm_stack", {"name": STACK, "definition": COMPOSE}),
+                  run_module("swarm_stack", {"name": STACK, "definition": COMPOSE}, check=True)):
+        assert not again["changed"], again["services"]
+        assert "deploy_output" not in again
+        assert all(item["action"] == "none" for item in again["services"].values())
+
+
+def test_update_is_reported_with_the_diff_then_converges(clean: docker.DockerClient) -> None:
+    run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})
+    updated = copy.deepcopy(COMPOSE)
+    updated["services"]["web"]["environment"]["GREETING"] = "v2"
+    updated["services"]["web"]["deploy"]["replicas"] = 3
+    check = run_module("swarm_stack", {"name": STACK, "definition": updated}, check=True)
+    assert check["services"]["sfit_web"] == {"action": "update", "fields": ["environment", "replicas"]}
+    assert check["services"]["sfit_idle"]["action"] == "none"
+    assert check["diff"]["before"] == {"sfit_web": {"environment": ["GREETING=v1"], "replicas": 2}}
+    assert check["diff"]["after"] == {"sfit_web": {"environment": ["GREETING=v2"], "replicas": 3}}
+    applied = run_module("swarm_stack", {"name": STACK, "definition": updated})
+    assert applied["changed"] and applied["converged"]["sfit_web"]["running"] == 3
+    env = services(clean)["sfit_web"].attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert env == ["GREETING=v2"]
+    assert not run_module("swarm_stack", {"name": STACK, "definition": updated})["changed"]
+
+
+def test_a_failing_update_rolls_back_and_fails_with_the_reason(clean: docker.DockerClient) -> None:
+    run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})
+    broken = copy.deepcopy(COMPOSE)
+    broken["services"]["web"]["command"] = ["sh", "-c", "exit 3"]
+    result = run_module("swarm_stack", {"name": STACK, "definition": broken, "wait_timeout": 240})
+    assert result.get("failed")
+    assert "service sfit_web did not take the new spec (rollback_" in result["msg"]
+    assert "task errors: failed: task: non-zero exit (3)" in result["msg"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and running(clean, "sfit_web") != 2:
+        time.sleep(2)
+    args = services(clean)["sfit_web"].attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"]
+    assert args[:2] == ["sh", "-c"] and "httpd" in args[2], "the previous spec runs again"
+
+
+def test_prune_removes_services_the_compose_dropped(clean: docker.DockerClient) -> None:
+    run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})
+    smaller = copy.deepcopy(COMPOSE)
+    del smaller["services"]["idle"]
+    kept = run_module("swarm_stack", {"name": STACK, "definition": smaller})
+    assert not kept["changed"] and "sfit_idle" in services(clean), "without prune nothing is removed"
+    pruned = run_module("swarm_stack", {"name": STACK, "definition": smaller, "prune": True})
+    assert pruned["changed"] and pruned["services"]["sfit_idle"] == {"action": "remove", "fields": []}
+    assert set(services(clean)) == {"sfit_web"}
+
+
+def test_absent_waits_until_services_and_networks_are_gone(clean: docker.DockerClient) -> None:
+    run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})
+    check = run_module("swarm_stack", {"name": STACK, "state": "absent"}, check=True)
+    assert check["changed"] and services(clean)
+    removed = run_module("swarm_stack", {"name": STACK, "state": "absent"})
+    assert removed["changed"] and services(clean) == {}
+    assert not clean.networks.list(filters={"label": f"com.docker.stack.namespace={STACK}"})
+    assert not run_module("swarm_stack", {"name": STACK, "state": "absent"})["changed"]
+
+
+def test_compose_errors_are_refused_before_anything_runs(clean: docker.DockerClient) -> None:
+    result = run_module("swarm_stack", {"name": STACK, "definition": {"services": {"a": {"build": "."}}}})
+    assert result.get("failed")
+    assert result["msg"] == ("stack sfit: service a: a swarm service needs an image (build: is not used by stack "
+                             "deploy)")
+    assert services(clean) == {}

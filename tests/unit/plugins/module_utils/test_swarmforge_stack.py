@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import pytest
+
+from ansible.module_utils.swarmforge_stack import (
+    ComposeError, command_list, compare, deep_merge, desired_networks, desired_services, duration_ns,
+    environment_list, image_reference, live_service, size_bytes)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("10s", 10 * 10**9), ("1m30s", 90 * 10**9), ("500ms", 5 * 10**8), (5, 5 * 10**9), ("1.5s", 15 * 10**8),
+    ("2h", 7200 * 10**9),
+])
+def test_duration(value, expected: int) -> None:
+    assert duration_ns(value) == expected
+
+
+@pytest.mark.parametrize("value", ["10", "ten seconds", "10s5", ""])
+def test_bad_duration(value) -> None:
+    with pytest.raises(ComposeError, match="use a number with a unit"):
+        duration_ns(value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("512M", 512 * 1024**2), ("1G", 1024**3), ("100", 100),
+                                                 (2048, 2048), ("1.5g", int(1.5 * 1024**3)), ("64MiB", 64 * 1024**2)])
+def test_size(value, expected: int) -> None:
+    assert size_bytes(value) == expected
+
+
+@pytest.mark.parametrize(("image", "expected"), [
+    ("nginx", "nginx:latest"), ("nginx:1.25", "nginx:1.25"), ("registry:5000/web", "registry:5000/web:latest"),
+    ("registry:5000/web:v2@sha256:abc", "registry:5000/web:v2"), ("a/b/c:1", "a/b/c:1"),
+])
+def test_image_reference(image: str, expected: str) -> None:
+    assert image_reference(image) == expected
+
+
+def test_command_and_environment() -> None:
+    assert command_list("sh -c 'echo hi'") == ["sh", "-c", "echo hi"]
+    assert command_list(["a", 1]) == ["a", "1"] and command_list(None) is None
+    assert environment_list({"B": 2, "A": None}) == ["A=", "B=2"]
+    assert environment_list(["B=2", "A=1"]) == ["A=1", "B=2"] and environment_list(None) == []
+
+
+def test_deep_merge_overrides_mappings_key_by_key() -> None:
+    base = {"services": {"web": {"image": "a", "deploy": {"replicas": 2}}}}
+    override = {"services": {"web": {"deploy": {"replicas": 3}, "ports": ["80:80"]}}}
+    assert deep_merge(base, override) == {"services": {"web": {"image": "a", "deploy": {"replicas": 3},
+                                                               "ports": ["80:80"]}}}
+    assert base["services"]["web"]["deploy"]["replicas"] == 2
+
+
+COMPOSE = {
+    "services": {
+        "web": {
+            "image": "registry.lab:5000/web:v1",
+            "command": "httpd -f -p 8080",
+            "environment": {"GREETING": "hi"},
+            "ports": ["8080:8080", {"target": 9000, "published": 9000, "mode": "host"}],
+            "networks": ["front"],
+            "secrets": ["db_password", {"source": "api_key", "target": "key", "mode": "0400"}],
+            "configs": ["site"],
+            "deploy": {"replicas": 3, "update_config": {"parallelism": 1, "delay": "5s", "order": "start-first"},
+                       "placement": {"constraints": ["node.role == worker"], "max_replicas_per_node": 1},
+                       "labels": {"tier": "front"}},
+        },
+        "agent": {"image": "busybox", "deploy": {"mode": "global"}},
+    },
+    "networks": {"front": {"driver": "overlay"}, "shared": {"external": True}},
+    "secrets": {"db_password": {"external": True, "name": "db_password_v2"}, "api_key": {"file": "./key"}},
+    "configs": {"site": {"file": "./site.conf"}},
+}
+
+
+def test_desired_services_resolve_stack_names() -> None:
+    desired = desired_services("web", COMPOSE)
+    assert set(desired) == {"web_web", "web_agent"}
+    web = desired["web_web"]
+    assert web["image"] == "registry.lab:5000/web:v1"
+    assert web["command"] == ["httpd", "-f", "-p", "8080"] and web["entrypoint"] is None
+    assert web["ports"] == [(8080, 8080, "tcp", "ingress"), (9000, 9000, "tcp", "host")]
+    assert web["networks"] == ["web_front"]
+    assert web["secrets"] == [("db_password_v2", "db_password", 0o444), ("web_api_key", "key", 0o400)]
+    assert web["configs"] == [("web_site", "/site", 0o444)]
+    assert web["replicas"] == 3 and web["mode"] == "replicated"
+    assert web["update_config"] == {"Parallelism": 1, "Delay": 5 * 10**9, "Order": "start-first"}
+    assert web["constraints"] == ["node.role == worker"] and web["max_replicas_per_node"] == 1
+    assert desired["web_agent"]["mode"] == "global" and "replicas" not in desired["web_agent"]
+    assert desired["web_agent"]["networks"] == ["web_default"]
+    assert desired_networks("web", COMPOSE) == ["web_default", "web_front"]
+
+
+def live_web(**overrides) -> dict:
+    spec = {
+        "Name": "web_web",
+        "Labels": {"com.docker.stack.namespace": "web", "com.docker.stack.image": "x", "tier": "front"},
+        "Mode": {"Replicated": {"Replicas": 3}},
+        "UpdateConfig": {"Parallelism": 1, "Delay": 5 * 10**9, "FailureAction": "pause", "Order": "start-first"},
+        "EndpointSpec": {"Mode": "vip", "Ports": [
+            {"Protocol": "tcp", "TargetPort": 9000, "PublishedPort": 9000, "PublishMode": "host"},
+            {"Protocol": "tcp", "TargetPort": 8080, "PublishedPort": 8080, "PublishMode": "ingress"}]},
+        "TaskTemplate": {
+            "ContainerSpec": {
+                "Image": "registry.lab:5000/web:v1@sha256:0123", "Args": ["httpd", "-f", "-p", "8080"],
+                "Env": ["GREETING=hi"], "Labels": {"com.docker.stack.namespace": "web"},
+                "Secrets": [{"SecretName": "web_api_key", "File": {"Name": "key", "Mode": 0o400}},
+                            {"SecretName": "db_password_v2", "File": {"Name": "db_password", "Mode": 0o444}}],
+                "Configs": [{"ConfigName": "web_site", "File": {"Name": "/site", "Mode": 0o444}}]},
+            "Placement": {"Constraints": ["node.role == worker"], "MaxReplicas": 1},
+            "Networks": [{"Target": "n1"}]},
+    }
+    spec.update(overrides)
+    return {"Spec": spec}
+
+
+def test_a_matching_live_service_has_no_differences() -> None:
+    desired = desired_services("web", COMPOSE)["web_web"]
+    assert compare(desired, live_service(live_web(), {"n1": "web_front"})) == {}
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"Mode": {"Replicated": {"Replicas": 2}}}, "replicas"),
+    ({"Labels": {"tier": "back"}}, "service_labels"),
+    ({"UpdateConfig": {"Parallelism": 2, "Delay": 5 * 10**9, "Order": "start-first"}}, "update_config"),
+    ({"Mode": {"Global": {}}}, "mode"),
+])
+def test_each_difference_is_named(change: dict, field: str) -> None:
+    desired = desired_services("web", COMPOSE)["web_web"]
+    assert field in compare(desired, live_service(live_web(**change), {"n1": "web_front"}))
+
+
+def test_image_and_environment_changes() -> None:
+    compose = deep_merge(COMPOSE, {"services": {"web": {"image": "registry.lab:5000/web:v2",
+                                                        "environment": {"GREETING": "hello"}}}})
+    differences = compare(desired_services("web", compose)["web_web"], live_service(live_web(), {"n1": "web_front"}))
+    assert set(differences) == {"image", "environment"}
+    assert differences["image"] == ("registry.lab:5000/web:v1", "registry.lab:5000/web:v2")
+
+
+@pytest.mark.parametrize(("compose", "message"), [
+    ({"services": {"a": {"build": "."}}}, "service a: a swarm service needs an image"),
+    ({"services": {}}, "the compose document has no services"),
+    ({"services": {"a": {"image": "x", "ports": ["127.0.0.1:80:80"]}}}, "a host IP cannot be given"),
+])
+def test_compose_errors(compose: dict, message: str) -> None:
+    with pytest.raises(ComposeError, match=message):
+        desired_services("s", compose)
+
+
+def test_dollar_escapes_and_variables() -> None:
+    compose = {"services": {"a": {"image": "x", "command": ["sh", "-c", "echo $$HOME costs $$5"]}}}
+    assert desired_services("s", compose)["s_a"]["command"] == ["sh", "-c", "echo $HOME costs $5"]
+    with pytest.raises(ComposeError, match=r"compose.services.a.environment.X: \$\{TAG\} would be filled from the "
+                                           r"environment by stack deploy; render the compose with Jinja instead"):
+        desired_services("s", {"services": {"a": {"image": "x", "environment": {"X": "${TAG}"}}}})
