@@ -46,3 +46,17 @@ def test_info_outside_a_swarm(free_engine) -> None:
     result = run_module("swarm_info", {"include_tokens": True})
     assert not result["changed"] and not result["is_manager"]
     assert result["local"]["state"] == "inactive" and "join_tokens" not in result
+
+
+def test_info_on_a_manager_lists_nodes_and_gives_tokens_only_when_asked(swarm) -> None:
+    plain = run_module("swarm_info", {})
+    assert plain["is_manager"] and "join_tokens" not in plain and "unlock_key" not in plain
+    node = plain["nodes"][0]
+    assert node["id"] == swarm.info()["Swarm"]["NodeID"] and node["role"] == "manager" and node["leader"]
+    assert node["state"] == "ready" and node["availability"] == "active"
+    assert plain["managers"] == {"total": 1, "reachable": 1, "leader": node["hostname"], "quorum": 1,
+                                 "has_quorum": True}
+    assert plain["cluster"]["id"] == swarm.info()["Swarm"]["Cluster"]["ID"]
+    tokens = run_module("swarm_info", {"include_tokens": True})
+    assert tokens["join_tokens"]["worker"] == swarm.swarm.attrs["JoinTokens"]["Worker"]
+    assert tokens["join_tokens"]["manager"].startswith("SWMTKN-1-")
