@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 
+from lab.appimages import export_app_images
 from lab.backend import Backend
 from lab.containers import ContainerBackend
 from lab.engine import ensure_engine, log
@@ -58,8 +59,9 @@ def cmd_up(args: argparse.Namespace) -> None:
     make_backend(spec.backend).up(spec, public_key)
     spec.state_dir.mkdir(parents=True, exist_ok=True)
     (spec.state_dir / "state.json").write_text(json.dumps(spec.to_dict(), indent=2) + "\n", encoding="utf-8")
+    images = export_app_images(ensure_engine(), STATE_ROOT / "cache" / "images")
     wait_for_ssh(spec)
-    inventory = write(spec)
+    inventory = write(spec, images)
     log(f"lab {spec.name!r} is up: {len(spec.nodes)} nodes answer SSH ({time.monotonic() - started:.0f}s); "
         f"inventory: {inventory.relative_to(REPO_ROOT) if inventory.is_relative_to(REPO_ROOT) else inventory}")
 

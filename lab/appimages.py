@@ -1,8 +1,13 @@
 """Application images for the lab, built from Debian packages because no registry can be pulled from.
 
-`swarmforge/busybox` holds Debian's static busybox: enough for test services (sleep, a shell, `httpd`, `nc`, and
-`wget -O-`, which works where `wget -q` does not). Nodes get images through the lab's registry once the registry
-role has run; before that, `load_into_nodes` copies an image into each node's engine.
+- `swarmforge/busybox`: Debian's static busybox, enough for test services (sleep, a shell, `httpd`, `nc`, and
+  `wget -O-`, which works where `wget -q` does not).
+- `swarmforge/web:v1` and `:v2`: busybox httpd answering "swarmforge web vN from <task hostname>", serving
+  /www (where a shared html volume goes) and a built-in /version page.
+- `swarmforge/haproxy:2.6`: Debian's haproxy on a minimal Debian root.
+
+`export_app_images` saves them as tarballs for the registry role to push into the lab's registry; before the
+registry exists, `load_into_nodes` copies an image into each node's engine.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from pathlib import Path
 import docker
 from docker.errors import ImageNotFound
 
-from lab.engine import can_install_packages, log
+from lab.engine import can_install_packages, ensure_debian_packages, log
+from lab.image import source_lines
 from lab.spec import LabError, LabSpec
 
 BUSYBOX_IMAGE = "swarmforge/busybox:1.35"
+WEB_IMAGE = "swarmforge/web"
+HAPROXY_IMAGE = "swarmforge/haproxy:2.6"
 
 
 def _busybox_binary(workdir: Path) -> bytes:
@@ -35,7 +43,14 @@ def _busybox_binary(workdir: Path) -> bytes:
     return (workdir / "root" / "bin" / "busybox").read_bytes()
 
 
-def _rootfs_tar(busybox: bytes) -> bytes:
+def _add_file(archive: tarfile.TarFile, name: str, text: str, mode: int = 0o644) -> None:
+    data = text.encode()
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), mode
+    archive.addfile(info, io.BytesIO(data))
+
+
+def _rootfs_tar(busybox: bytes, extra: dict[str, tuple[str, int]] | None = None) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for folder in ("bin", "tmp", "etc", "www", "data"):
@@ -49,27 +64,85 @@ def _rootfs_tar(busybox: bytes) -> bytes:
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             archive.addfile(link)
-        for name, text in (("etc/passwd", "root:x:0:0:root:/:/bin/sh\n"), ("etc/group", "root:x:0:\n")):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            archive.addfile(info, io.BytesIO(data))
+        _add_file(archive, "etc/passwd", "root:x:0:0:root:/:/bin/sh\n")
+        _add_file(archive, "etc/group", "root:x:0:\n")
+        for name, (text, mode) in (extra or {}).items():
+            _add_file(archive, name, text, mode)
     return buffer.getvalue()
 
 
-def ensure_busybox_image(client: docker.DockerClient) -> str:
+WEB_START = """#!/bin/sh
+# Answers "swarmforge web VERSION from HOSTNAME" unless a shared html volume already holds an index page.
+echo "swarmforge web ${WEB_VERSION} from $(hostname)" > /version/index.html
+[ -s /www/index.html ] || cp /version/index.html /www/index.html
+exec httpd -f -p "${WEB_PORT:-80}" -h /www
+"""
+
+
+def _has_image(client: docker.DockerClient, name: str) -> bool:
     try:
-        client.images.get(BUSYBOX_IMAGE)
-        return BUSYBOX_IMAGE
+        client.images.get(name)
+        return True
     except ImageNotFound:
-        pass
-    log(f"building {BUSYBOX_IMAGE} from Debian's busybox-static")
+        return False
+
+
+def _busybox_rootfs(client: docker.DockerClient, name: str, changes: list[str],
+                    extra: dict[str, tuple[str, int]] | None = None) -> str:
+    if _has_image(client, name):
+        return name
+    log(f"building {name} from Debian's busybox-static")
     with tempfile.TemporaryDirectory(prefix="swarmforge-busybox-") as workdir:
-        tar = _rootfs_tar(_busybox_binary(Path(workdir)))
-    repository, tag = BUSYBOX_IMAGE.split(":")
-    client.api.import_image_from_data(tar, repository=repository, tag=tag,
-                                      changes=['ENV PATH=/bin', 'CMD ["/bin/sh"]'])
-    return BUSYBOX_IMAGE
+        tar = _rootfs_tar(_busybox_binary(Path(workdir)), extra)
+    repository, tag = name.rsplit(":", 1)
+    client.api.import_image_from_data(tar, repository=repository, tag=tag, changes=changes)
+    return name
+
+
+def ensure_busybox_image(client: docker.DockerClient) -> str:
+    return _busybox_rootfs(client, BUSYBOX_IMAGE, ["ENV PATH=/bin", 'CMD ["/bin/sh"]'])
+
+
+def ensure_web_image(client: docker.DockerClient, version: str) -> str:
+    return _busybox_rootfs(client, f"{WEB_IMAGE}:{version}",
+                           ["ENV PATH=/bin", f"ENV WEB_VERSION={version}", "EXPOSE 80", 'CMD ["/bin/start"]'],
+                           {"bin/start": (WEB_START, 0o755), "version/.keep": ("", 0o644)})
+
+
+def ensure_haproxy_image(client: docker.DockerClient) -> str:
+    if _has_image(client, HAPROXY_IMAGE):
+        return HAPROXY_IMAGE
+    ensure_debian_packages({"mmdebstrap": "mmdebstrap"})
+    log(f"building {HAPROXY_IMAGE} from Debian's haproxy package (about a minute)")
+    with tempfile.TemporaryDirectory(prefix="swarmforge-haproxy-") as workdir:
+        tarball = Path(workdir) / "rootfs.tar"
+        with tarball.open("wb") as sink:
+            subprocess.run(["mmdebstrap", "--variant=minbase", "--quiet", "--include=haproxy",
+                            '--customize-hook=rm -rf "$1"/usr/share/doc "$1"/usr/share/man "$1"/var/lib/apt/lists/*',
+                            "bookworm", "-", *source_lines()], stdout=sink, check=True)
+        repository, tag = HAPROXY_IMAGE.rsplit(":", 1)
+        client.api.import_image_from_file(str(tarball), repository=repository, tag=tag, changes=[
+            'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]', "EXPOSE 80"])
+    return HAPROXY_IMAGE
+
+
+def export_app_images(client: docker.DockerClient, folder: Path) -> list[dict[str, str]]:
+    """Build the lab's application images when missing and save each as a tarball for the registry role."""
+    folder.mkdir(parents=True, exist_ok=True)
+    images = [ensure_web_image(client, "v1"), ensure_web_image(client, "v2"), ensure_haproxy_image(client)]
+    exported = []
+    for name in images:
+        image = client.images.get(name)
+        archive = folder / (name.replace("/", "_").replace(":", "_") + ".tar")
+        marker = archive.with_suffix(".id")
+        if not (archive.is_file() and marker.is_file() and marker.read_text(encoding="utf-8") == image.id):
+            with archive.open("wb") as sink:
+                for chunk in image.save(named=True):
+                    sink.write(chunk)
+            marker.write_text(image.id, encoding="utf-8")
+        repository, tag = name.rsplit(":", 1)
+        exported.append({"name": repository, "tag": tag, "archive": str(archive), "id": image.id})
+    return exported
 
 
 def load_into_nodes(client: docker.DockerClient, spec: LabSpec, image: str, container_name) -> None:

@@ -22,7 +22,7 @@ def _host_vars(node: Node) -> dict:
     return {"ansible_host": node.address, "swarm_advertise_addr": node.address}
 
 
-def render(spec: LabSpec) -> str:
+def render(spec: LabSpec, images: list[dict[str, str]]) -> str:
     def group(role: str) -> dict:
         return {node.name: _host_vars(node) for node in spec.nodes if node.role == role}
 
@@ -37,6 +37,8 @@ def render(spec: LabSpec) -> str:
                 "lab_subnet": spec.subnet,
                 "lab_gateway": spec.gateway,
                 "lab_domain": spec.domain,
+                # Application images the lab built from Debian packages, for the registry role to push.
+                "lab_app_images": [{"name": i["name"], "tag": i["tag"], "archive": i["archive"]} for i in images],
             },
             "children": {
                 "swarm": {"children": {"swarm_managers": {"hosts": group("manager")},
@@ -50,17 +52,17 @@ def render(spec: LabSpec) -> str:
     return HEADER.format(name=spec.name, backend=spec.backend) + "---\n" + body
 
 
-def write(spec: LabSpec) -> Path:
+def write(spec: LabSpec, images: list[dict[str, str]]) -> Path:
     path = spec.inventory_path
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.parent != spec.state_dir / "inventory":
-        path.write_text(render(spec), encoding="utf-8")
+        path.write_text(render(spec, images), encoding="utf-8")
         return path
     # A lab other than the default one reuses the repository's lab group_vars through a link.
     group_vars = path.parent / "group_vars"
     if not group_vars.exists():
         group_vars.symlink_to(Path(__file__).resolve().parent.parent / "inventories" / "lab" / "group_vars")
-    path.write_text(render(spec), encoding="utf-8")
+    path.write_text(render(spec, images), encoding="utf-8")
     return path
 
 
