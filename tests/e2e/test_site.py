@@ -21,7 +21,9 @@ def test_engine_runs_with_the_lab_daemon_json(cluster) -> None:
         host = cluster.host(node.name)
         assert host.service("docker").is_running and host.service("docker").is_enabled
         daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
-        assert daemon == {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
+        storage = next(n.address for n in cluster.spec.nodes if n.role == "storage")
+        assert daemon == {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"},
+                          "insecure-registries": [f"{storage}:5000"]}
         assert host.run("docker info --format '{{.LoggingDriver}}'").stdout.strip() == "json-file"
         assert host.run("python3 -c 'import docker'").rc == 0, "the modules need the SDK on every node"
 
