@@ -1,0 +1,36 @@
+"""A bad daemon.json never reaches the daemon: the run fails on the node's check and the engine keeps running."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import lab_playbook
+
+
+def engine_state(host) -> tuple[str, str]:
+    return (host.file("/etc/docker/daemon.json").content_string,
+            host.run("systemctl show docker --property=ExecMainStartTimestamp --value").stdout.strip())
+
+
+def test_unknown_option_is_refused_and_the_engine_is_untouched(cluster) -> None:
+    host = cluster.host("worker2")
+    before = engine_state(host)
+    options = json.loads(before[0])
+    options["no-such-option"] = True
+    result = lab_playbook(cluster.name, "site.yml", "--tags", "docker_engine", "--limit", "worker2",
+                          "-e", json.dumps({"docker_engine_daemon_options": options}))
+    assert result.returncode != 0
+    assert "daemon.json rejected: unknown daemon option(s) ['no-such-option']" in result.stdout
+    assert engine_state(host) == before, "daemon.json and the running engine must be untouched"
+    assert host.service("docker").is_running
+
+
+def test_tcp_api_without_tls_is_refused(cluster) -> None:
+    host = cluster.host("worker2")
+    before = engine_state(host)
+    options = dict(json.loads(before[0]), hosts=["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"])
+    result = lab_playbook(cluster.name, "site.yml", "--tags", "docker_engine", "--limit", "worker2",
+                          "-e", json.dumps({"docker_engine_daemon_options": options}))
+    assert result.returncode != 0
+    assert "would expose the Docker API on TCP without TLS verification" in result.stdout
+    assert engine_state(host) == before
