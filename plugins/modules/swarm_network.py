@@ -115,6 +115,7 @@ actions:
 import json
 
 from ansible.module_utils.swarmforge_docker import NotFound, SwarmClient
+from ansible.module_utils.swarmforge_immutable import ImmutableObject
 
 ENCRYPTED_OPTION = "encrypted"
 
@@ -172,15 +173,19 @@ def create_payload(name: str, params: dict) -> dict:
     return payload
 
 
-class NetworkManager:
+class NetworkManager(ImmutableObject):
+    kind = "network"
+    users_noun = "services"
+    drift_hint = (". Docker cannot change a network in place: set recreate=when_unused to replace it while no service "
+                  "uses it")
+    in_use_fix = "remove them first, then run again"
+    absent_fix = "remove them (or their stack) first"
+
     def __init__(self, client: SwarmClient) -> None:
-        self.client = client
-        self.params = client.params
-        self.actions: list[str] = []
         client.require_manager("swarm_network")
-        if (self.params["gateway"] or self.params["ip_range"]) and not self.params["subnet"]:
+        if (client.params["gateway"] or client.params["ip_range"]) and not client.params["subnet"]:
             client.fail("gateway and ip_range need subnet: give the subnet they belong to")
-        self.network = self.find()
+        super().__init__(client)
 
     def find(self) -> dict | None:
         found = self.client.call("GET", "/networks", params={"filters": json.dumps({"name": [self.params["name"]]})},
@@ -195,67 +200,31 @@ class NetworkManager:
             return None
 
     def used_by(self) -> list[str]:
-        if self.network is None:
-            return []
         services = self.client.call("GET", "/services", what="service ls") or []
-        ids = {self.network["Id"], self.params["name"]}
+        ids = {self.current["Id"], self.params["name"]}
         return sorted(s["Spec"]["Name"] for s in services
                       if any(n.get("Target") in ids for n in (s["Spec"].get("TaskTemplate", {}).get("Networks") or [])
                              + (s["Spec"].get("Networks") or [])))
 
-    def remove(self) -> None:
-        self.actions.append(f"remove {self.params['name']}")
-        if not self.client.check_mode:
-            self.client.call("DELETE", f"/networks/{self.network['Id']}", what="network rm")
+    def live_view(self, obj: dict) -> dict:
+        return live_view(obj)
 
-    def create(self) -> None:
-        self.actions.append(f"create {self.params['name']}")
-        if not self.client.check_mode:
-            self.client.call("POST", "/networks/create", data=create_payload(self.params["name"], self.params),
-                             what="network create")
+    def asked_view(self) -> dict:
+        return asked_view(self.params)
 
-    def run(self) -> None:
-        before = live_view(self.network) if self.network else {}
-        users = self.used_by()
-        found: list[dict] = []
-        if self.params["state"] == "absent":
-            if self.network is not None:
-                if users:
-                    self.client.fail(f"network {self.params['name']} is used by services {', '.join(users)}: "
-                                     "remove them (or their stack) first")
-                self.remove()
-        elif self.network is None:
-            self.create()
-        else:
-            found = differences(before, asked_view(self.params))
-            if found:
-                listing = "; ".join(f"{d['field']}: {d['live']} -> {d['asked']}" for d in found)
-                if self.params["recreate"] != "when_unused":
-                    self.client.fail(f"network {self.params['name']} differs from what is asked ({listing}). Docker "
-                                     "cannot change a network in place: set recreate=when_unused to replace it while "
-                                     "no service uses it", differences=found, used_by=users)
-                if users:
-                    self.client.fail(f"network {self.params['name']} differs from what is asked ({listing}) but is "
-                                     f"used by services {', '.join(users)}: remove them first, then run again",
-                                     differences=found, used_by=users)
-                self.remove()
-                self.create()
-        after = self.after(before)
-        result = {"changed": bool(self.actions), "actions": self.actions, "differences": found, "used_by": users,
-                  "network": after}
-        if self.client.diff_mode:
-            result["diff"] = {"before": before, "after": after}
-        self.client.module.exit_json(**result)
+    def differences(self, live: dict, asked: dict) -> list[dict]:
+        return differences(live, asked)
 
-    def after(self, before: dict) -> dict:
-        if self.params["state"] == "absent":
-            return {}
-        if not self.actions:
-            return before
+    def create_call(self) -> None:
+        self.client.call("POST", "/networks/create", data=create_payload(self.params["name"], self.params),
+                         what="network create")
+
+    def remove_call(self) -> None:
+        self.client.call("DELETE", f"/networks/{self.current['Id']}", what="network rm")
+
+    def after_change(self, before: dict) -> dict:
         if self.client.check_mode:
-            view = {key: before.get(key) for key in before}
-            view.update(asked_view(self.params))
-            return view
+            return dict(before, **asked_view(self.params))
         created = self.find()
         return live_view(created) if created else {}
 

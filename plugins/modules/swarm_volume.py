@@ -107,6 +107,7 @@ actions:
 import json
 
 from ansible.module_utils.swarmforge_docker import NotFound, SwarmClient
+from ansible.module_utils.swarmforge_immutable import ImmutableObject
 
 
 def nfs_options(nfs: dict) -> dict:
@@ -143,70 +144,45 @@ def differences(live: dict, asked: dict) -> list[dict]:
     return found
 
 
-class VolumeManager:
-    def __init__(self, client: SwarmClient) -> None:
-        self.client = client
-        self.params = client.params
-        self.actions: list[str] = []
+class VolumeManager(ImmutableObject):
+    kind = "volume"
+    users_noun = "containers"
+    drift_hint = ("; Docker would silently keep the old options. Set recreate=when_unused to replace it while no "
+                  "container uses it")
+    in_use_fix = "stop them first"
+    absent_fix = "remove them (or their service) first"
+
+    def find(self) -> dict | None:
         try:
-            self.volume = client.call("GET", f"/volumes/{self.params['name']}", what="volume inspect")
+            return self.client.call("GET", f"/volumes/{self.params['name']}", what="volume inspect")
         except NotFound:
-            self.volume = None
+            return None
 
     def used_by(self) -> list[str]:
-        if self.volume is None:
-            return []
         containers = self.client.call("GET", "/containers/json", what="container ls", params={
             "all": "1", "filters": json.dumps({"volume": [self.params["name"]]})}) or []
         return sorted(name.lstrip("/") for c in containers for name in c.get("Names", [])[:1])
 
-    def remove(self) -> None:
-        self.actions.append(f"remove {self.params['name']}")
-        if not self.client.check_mode:
-            self.client.call("DELETE", f"/volumes/{self.params['name']}", what="volume rm")
+    def live_view(self, obj: dict) -> dict:
+        return live_view(obj)
 
-    def create(self) -> None:
-        self.actions.append(f"create {self.params['name']}")
-        if not self.client.check_mode:
-            asked = asked_view(self.params)
-            self.client.call("POST", "/volumes/create", what="volume create", data={
-                "Name": self.params["name"], "Driver": asked["driver"], "DriverOpts": asked.get("options", {}),
-                "Labels": asked.get("labels", {})})
+    def asked_view(self) -> dict:
+        return asked_view(self.params)
 
-    def run(self) -> None:
-        before = live_view(self.volume) if self.volume else {}
-        users = self.used_by()
-        found: list[dict] = []
-        if self.params["state"] == "absent":
-            if self.volume is not None:
-                if users:
-                    self.client.fail(f"volume {self.params['name']} is used by containers {', '.join(users)}: "
-                                     "remove them (or their service) first", used_by=users)
-                self.remove()
-        elif self.volume is None:
-            self.create()
-        else:
-            found = differences(before, asked_view(self.params))
-            if found:
-                listing = "; ".join(f"{d['field']}: {d['live']} -> {d['asked']}" for d in found)
-                if self.params["recreate"] != "when_unused":
-                    self.client.fail(f"volume {self.params['name']} differs from what is asked ({listing}); Docker "
-                                     "would silently keep the old options. Set recreate=when_unused to replace it "
-                                     "while no container uses it", differences=found, used_by=users)
-                if users:
-                    self.client.fail(f"volume {self.params['name']} differs from what is asked ({listing}) but is used "
-                                     f"by containers {', '.join(users)}: stop them first", differences=found,
-                                     used_by=users)
-                self.remove()
-                self.create()
-        after = {} if self.params["state"] == "absent" else (before if not self.actions else asked_view(self.params))
-        if after and "options" not in after:
-            after = dict(after, options=before.get("options", {}))
-        result = {"changed": bool(self.actions), "actions": self.actions, "differences": found, "used_by": users,
-                  "volume": after}
-        if self.client.diff_mode:
-            result["diff"] = {"before": before, "after": after}
-        self.client.module.exit_json(**result)
+    def differences(self, live: dict, asked: dict) -> list[dict]:
+        return differences(live, asked)
+
+    def create_call(self) -> None:
+        asked = asked_view(self.params)
+        self.client.call("POST", "/volumes/create", what="volume create", data={
+            "Name": self.params["name"], "Driver": asked["driver"], "DriverOpts": asked.get("options", {}),
+            "Labels": asked.get("labels", {})})
+
+    def remove_call(self) -> None:
+        self.client.call("DELETE", f"/volumes/{self.params['name']}", what="volume rm")
+
+    def after_change(self, before: dict) -> dict:
+        return dict({"options": before.get("options", {})}, **asked_view(self.params))
 
 
 ARGUMENT_SPEC = {
