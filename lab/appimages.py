@@ -19,10 +19,9 @@ import tempfile
 from pathlib import Path
 
 import docker
-from docker.errors import ImageNotFound
 
 from lab.engine import can_install_packages, ensure_debian_packages, log
-from lab.image import source_lines
+from lab.image import image_exists, source_lines
 from lab.spec import LabError, LabSpec
 
 BUSYBOX_IMAGE = "swarmforge/busybox:1.35"
@@ -79,17 +78,9 @@ exec httpd -f -p "${WEB_PORT:-80}" -h /www
 """
 
 
-def _has_image(client: docker.DockerClient, name: str) -> bool:
-    try:
-        client.images.get(name)
-        return True
-    except ImageNotFound:
-        return False
-
-
 def _busybox_rootfs(client: docker.DockerClient, name: str, changes: list[str],
                     extra: dict[str, tuple[str, int]] | None = None) -> str:
-    if _has_image(client, name):
+    if image_exists(client, name):
         return name
     log(f"building {name} from Debian's busybox-static")
     with tempfile.TemporaryDirectory(prefix="swarmforge-busybox-") as workdir:
@@ -110,7 +101,7 @@ def ensure_web_image(client: docker.DockerClient, version: str) -> str:
 
 
 def ensure_haproxy_image(client: docker.DockerClient) -> str:
-    if _has_image(client, HAPROXY_IMAGE):
+    if image_exists(client, HAPROXY_IMAGE):
         return HAPROXY_IMAGE
     ensure_debian_packages({"mmdebstrap": "mmdebstrap"})
     log(f"building {HAPROXY_IMAGE} from Debian's haproxy package (about a minute)")

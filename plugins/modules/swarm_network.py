@@ -206,14 +206,9 @@ class NetworkManager(ImmutableObject):
                       if any(n.get("Target") in ids for n in (s["Spec"].get("TaskTemplate", {}).get("Networks") or [])
                              + (s["Spec"].get("Networks") or [])))
 
-    def live_view(self, obj: dict) -> dict:
-        return live_view(obj)
-
-    def asked_view(self) -> dict:
-        return asked_view(self.params)
-
-    def differences(self, live: dict, asked: dict) -> list[dict]:
-        return differences(live, asked)
+    live_view = staticmethod(live_view)
+    asked_view = staticmethod(asked_view)
+    differences = staticmethod(differences)
 
     def create_call(self) -> None:
         self.client.call("POST", "/networks/create", data=create_payload(self.params["name"], self.params),

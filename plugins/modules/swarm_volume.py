@@ -163,14 +163,9 @@ class VolumeManager(ImmutableObject):
             "all": "1", "filters": json.dumps({"volume": [self.params["name"]]})}) or []
         return sorted(name.lstrip("/") for c in containers for name in c.get("Names", [])[:1])
 
-    def live_view(self, obj: dict) -> dict:
-        return live_view(obj)
-
-    def asked_view(self) -> dict:
-        return asked_view(self.params)
-
-    def differences(self, live: dict, asked: dict) -> list[dict]:
-        return differences(live, asked)
+    live_view = staticmethod(live_view)
+    asked_view = staticmethod(asked_view)
+    differences = staticmethod(differences)
 
     def create_call(self) -> None:
         asked = asked_view(self.params)
