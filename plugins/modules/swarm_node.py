@@ -177,10 +177,12 @@ class NodeManager:
             self.wait_drained()
         if "role" in changes and not self.client.check_mode:
             self.wait_role(target["role"])
-        after = dict(before) if self.client.check_mode else None
-        if after is not None:
-            after.update(target)
-        self.finish(before, after or {key: self.refreshed()[key] for key in target})
+        if self.client.check_mode:
+            after = dict(before, **target)
+        else:
+            refreshed = self.refreshed()
+            after = {key: refreshed[key] for key in target}
+        self.finish(before, after)
 
     def update(self, target: dict) -> None:
         for attempt in range(UPDATE_RETRIES):

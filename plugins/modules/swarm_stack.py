@@ -230,6 +230,11 @@ class StackManager:
                   for t in tasks if t.get("Status", {}).get("State") in FAILED_TASK_STATES]
         return sorted(set(errors))[:5]
 
+    def pending_detail(self, name: str, status: dict, service: dict | None) -> str:
+        detail = f"{name}: {status.get('running', 0)}/{status.get('desired', '?')} running"
+        errors = self.task_errors(service["ID"]) if service else []
+        return f"{detail} ({', '.join(errors)})" if errors else detail
+
     def wait_converged(self, names: list[str]) -> dict:
         deadline = time.monotonic() + self.params["wait_timeout"]
         status: dict[str, dict] = {}
@@ -255,10 +260,7 @@ class StackManager:
             if not pending:
                 return status
             if time.monotonic() > deadline:
-                details = "; ".join(f"{name}: {status.get(name, {}).get('running', 0)}/"
-                                    f"{status.get(name, {}).get('desired', '?')} running"
-                                    + (f" ({', '.join(self.task_errors(services[name]['ID']))})" if name in services
-                                       and self.task_errors(services[name]["ID"]) else "")
+                details = "; ".join(self.pending_detail(name, status.get(name, {}), services.get(name))
                                     for name in pending)
                 self.client.fail(f"stack {self.name} did not converge within {self.params['wait_timeout']}s: "
                                  f"{details}", converged=status)

@@ -11,7 +11,7 @@ import docker
 import pytest
 import testinfra
 
-from helpers import lab_inventory, lab_playbook, lab_state, recap, run_module
+from helpers import lab_inventory, lab_playbook, lab_state, run_module
 from lab.appimages import ensure_busybox_image, load_into_nodes
 from lab.containers import container_name
 from lab.spec import LabSpec
