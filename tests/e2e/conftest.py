@@ -11,7 +11,7 @@ import docker
 import pytest
 import testinfra
 
-from helpers import lab_inventory, lab_playbook, lab_state, run_module
+from helpers import lab_env, lab_inventory, lab_playbook, lab_state, run_module
 from lab.appimages import ensure_busybox_image, load_into_nodes
 from lab.containers import container_name
 from lab.spec import LabSpec
@@ -40,7 +40,7 @@ class Cluster:
         return self.docker_json(via, "docker node ls --format '{{json .}}'")
 
     def module(self, node: str, module: str, args: dict, **kwargs) -> dict:
-        return run_module(module, args, host=node, inventory=self.inventory, **kwargs)
+        return run_module(module, args, host=node, inventory=self.inventory, env=lab_env(self.name), **kwargs)
 
     def wait(self, condition, what: str, timeout: float = 120, every: float = 2) -> None:
         deadline = time.monotonic() + timeout
@@ -51,9 +51,18 @@ class Cluster:
         raise AssertionError(f"timed out after {timeout:.0f}s waiting until {what}")
 
 
+_CONVERGE_FAILURE: list[str] = []
+
+
 @pytest.fixture(scope="session")
 def cluster(test_lab: str) -> Cluster:
+    # pytest runs a failed session fixture again for every test that asks for it: converge once, fail fast after.
+    if _CONVERGE_FAILURE:
+        pytest.fail(f"site.yml failed on the test lab (see the first error): {_CONVERGE_FAILURE[0]}")
     first = lab_playbook(test_lab, "site.yml")
+    if first.returncode != 0:
+        _CONVERGE_FAILURE.append(next((line for line in first.stdout.splitlines() if line.startswith("fatal:")),
+                                      f"exit {first.returncode}")[:500])
     assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-2000:]
     spec = LabSpec(**lab_state(test_lab))
     client = docker.from_env()

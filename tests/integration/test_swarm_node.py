@@ -5,6 +5,7 @@ from __future__ import annotations
 import docker
 
 from helpers import run_module
+from lab.appimages import BUSYBOX_IMAGE
 
 
 def live_node(engine: docker.DockerClient) -> dict:
@@ -58,8 +59,7 @@ def test_availability_four_ways(swarm: docker.DockerClient) -> None:
 def test_drain_waits_until_no_task_runs(swarm: docker.DockerClient) -> None:
     """With one node nothing can move: the drain must time out and name the service still there."""
     hostname = live_node(swarm)["Description"]["Hostname"]
-    service = swarm.services.create("swarmforge/lab-node:" + _node_tag(swarm), ["sleep", "600"],
-                                    name="sf-drain-probe")
+    service = swarm.services.create(BUSYBOX_IMAGE, ["sleep", "600"], name="sf-drain-probe")
     try:
         _wait_running(swarm, service)
         result = run_module("swarm_node", {"node": hostname, "availability": "drain", "wait_timeout": 20})
@@ -98,12 +98,6 @@ def test_outside_a_swarm_the_advice_is_to_use_a_manager(no_swarm: docker.DockerC
     assert result.get("failed")
     assert result["msg"] == ("swarm_node must run on a swarm manager, and this node is not in a swarm "
                              "(delegate the task to a host in swarm_managers)")
-
-
-def _node_tag(engine: docker.DockerClient) -> str:
-    tags = [tag for image in engine.images.list("swarmforge/lab-node") for tag in image.tags]
-    assert tags, "the lab node image is needed as a local image for services (run `python -m lab image`)"
-    return tags[0].split(":")[1]
 
 
 def _wait_running(engine: docker.DockerClient, service, timeout: float = 60) -> None:
