@@ -154,6 +154,29 @@ def _files(kind: str, stack: str, value: list, top: dict) -> list[tuple]:
     return sorted(files)
 
 
+def _mounts(stack: str, value: list, top: dict) -> list[tuple]:
+    """Volumes as (type, source, target, read_only): named volumes by their swarm name, host paths as binds."""
+    mounts = []
+    for entry in value or []:
+        if isinstance(entry, dict):
+            kind, source = entry.get("type", "volume"), entry.get("source") or ""
+            target, read_only = entry["target"], bool(entry.get("read_only", False))
+        else:
+            pieces = str(entry).split(":")
+            if len(pieces) == 1:
+                raise ComposeError(f"volume {entry!r}: an anonymous volume is not kept across task restarts; "
+                                   "give it a name (name:/path) or use the long syntax with type: tmpfs")
+            source, target = pieces[0], pieces[1]
+            read_only = len(pieces) > 2 and "ro" in pieces[2].split(",")
+            kind = "bind" if source.startswith(("/", ".", "~")) else "volume"
+        if kind == "bind" and not source.startswith("/"):
+            raise ComposeError(f"volume {entry!r}: a bind mount on swarm nodes needs an absolute host path")
+        if kind == "volume" and source:
+            source = _resource_name(stack, "volumes", source, top)
+        mounts.append((kind, source, target, read_only))
+    return sorted(mounts, key=lambda mount: mount[2])
+
+
 def _policy(value: dict | None, fields: dict[str, str]) -> dict:
     result = {}
     for compose_key, api_key in fields.items():
@@ -185,6 +208,7 @@ def desired_service(stack: str, name: str, service: dict, top: dict) -> dict:
         "networks": sorted(_resource_name(stack, "networks", key, top) for key in network_keys),
         "secrets": _files("secrets", stack, service.get("secrets"), top),
         "configs": _files("configs", stack, service.get("configs"), top),
+        "mounts": _mounts(stack, service.get("volumes"), top),
         "service_labels": label_map(deploy.get("labels")),
         "container_labels": label_map(service.get("labels")),
     }
@@ -252,6 +276,8 @@ def live_service(service: dict, network_names: dict[str, str]) -> dict:
         "networks": sorted(network_names.get(n["Target"], n["Target"]) for n in task.get("Networks") or []),
         "secrets": sorted((s["SecretName"], s["File"]["Name"], s["File"]["Mode"]) for s in container.get("Secrets") or []),
         "configs": sorted((c["ConfigName"], c["File"]["Name"], c["File"]["Mode"]) for c in container.get("Configs") or []),
+        "mounts": sorted(((m.get("Type", "volume"), m.get("Source", ""), m["Target"], bool(m.get("ReadOnly", False)))
+                          for m in container.get("Mounts") or []), key=lambda mount: mount[2]),
         "service_labels": {k: v for k, v in (spec.get("Labels") or {}).items() if k not in (STACK_LABEL, IMAGE_LABEL)},
         "container_labels": {k: v for k, v in (container.get("Labels") or {}).items() if k != STACK_LABEL},
         "update_config": spec.get("UpdateConfig") or {},

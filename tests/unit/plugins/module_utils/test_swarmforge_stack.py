@@ -153,3 +153,48 @@ def test_dollar_escapes_and_variables() -> None:
     with pytest.raises(ComposeError, match=r"compose.services.a.environment.X: \$\{TAG\} would be filled from the "
                                            r"environment by stack deploy; render the compose with Jinja instead"):
         desired_services("s", {"services": {"a": {"image": "x", "environment": {"X": "${TAG}"}}}})
+
+
+MOUNTS_COMPOSE = {
+    "services": {"db": {"image": "db", "volumes": [
+        "data:/var/lib/mysql", "html:/www:ro", "/etc/localtime:/etc/localtime:ro",
+        {"type": "tmpfs", "target": "/run/db"}]}},
+    "volumes": {"data": {}, "html": {"external": True, "name": "web_html"}},
+}
+
+
+def test_mounts_resolve_volume_names_and_binds() -> None:
+    assert desired_services("app", MOUNTS_COMPOSE)["app_db"]["mounts"] == [
+        ("bind", "/etc/localtime", "/etc/localtime", True),
+        ("tmpfs", "", "/run/db", False),
+        ("volume", "app_data", "/var/lib/mysql", False),
+        ("volume", "web_html", "/www", True),
+    ]
+
+
+@pytest.mark.parametrize(("live_mounts", "differs"), [
+    ([{"Type": "volume", "Source": "app_data", "Target": "/var/lib/mysql"},
+      {"Type": "volume", "Source": "web_html", "Target": "/www", "ReadOnly": True},
+      {"Type": "bind", "Source": "/etc/localtime", "Target": "/etc/localtime", "ReadOnly": True},
+      {"Type": "tmpfs", "Target": "/run/db"}], False),
+    ([{"Type": "volume", "Source": "app_data", "Target": "/var/lib/mysql"},
+      {"Type": "volume", "Source": "web_html", "Target": "/www"},
+      {"Type": "bind", "Source": "/etc/localtime", "Target": "/etc/localtime", "ReadOnly": True},
+      {"Type": "tmpfs", "Target": "/run/db"}], True),
+    ([{"Type": "volume", "Source": "app_data", "Target": "/var/lib/mysql"}], True),
+])
+def test_mount_differences(live_mounts: list, differs: bool) -> None:
+    desired = desired_services("app", MOUNTS_COMPOSE)["app_db"]
+    live = live_service({"Spec": {"Name": "app_db", "Mode": {"Replicated": {"Replicas": 1}}, "TaskTemplate": {
+        "ContainerSpec": {"Image": "db:latest", "Mounts": live_mounts},
+        "Networks": [{"Target": "n1"}]}}}, {"n1": "app_default"})
+    assert ("mounts" in compare(desired, live)) is differs
+
+
+@pytest.mark.parametrize(("volume", "message"), [
+    ("/data", "an anonymous volume is not kept"),
+    ("./html:/www", "a bind mount on swarm nodes needs an absolute host path"),
+])
+def test_mount_errors(volume: str, message: str) -> None:
+    with pytest.raises(ComposeError, match=message):
+        desired_services("s", {"services": {"a": {"image": "x", "volumes": [volume]}}})
