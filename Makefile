@@ -30,7 +30,7 @@ lab-up: deps
 	$(PY) -m lab up $(if $(BACKEND),--backend $(BACKEND))
 
 lab: lab-up
-	ansible-playbook site.yml -i inventories/lab
+	ansible-playbook site.yml -i inventories/lab --vault-password-file .lab/swarmforge/vault-password
 
 lab-down: deps
 	$(PY) -m lab down

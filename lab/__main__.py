@@ -21,6 +21,7 @@ from lab.containers import ContainerBackend
 from lab.engine import ensure_engine, log
 from lab.image import ensure_image
 from lab.inventory import wait_for_ssh, write
+from lab.secrets import ensure_secrets, secrets_file
 from lab.spec import DEFAULT_NAME, DEFAULT_SUBNET, REPO_ROOT, STATE_ROOT, LabError, LabSpec
 from lab.sshkey import ensure_key
 
@@ -62,6 +63,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     images = export_app_images(ensure_engine(), STATE_ROOT / "cache" / "images")
     wait_for_ssh(spec)
     inventory = write(spec, images)
+    ensure_secrets(spec)
     log(f"lab {spec.name!r} is up: {len(spec.nodes)} nodes answer SSH ({time.monotonic() - started:.0f}s); "
         f"inventory: {inventory.relative_to(REPO_ROOT) if inventory.is_relative_to(REPO_ROOT) else inventory}")
 
@@ -71,6 +73,7 @@ def cmd_down(args: argparse.Namespace) -> None:
     removed = make_backend(spec.backend).down(spec)
     shutil.rmtree(spec.fact_cache, ignore_errors=True)
     spec.inventory_path.unlink(missing_ok=True)
+    secrets_file(spec).unlink(missing_ok=True)
     if spec.state_dir.is_dir():
         shutil.rmtree(spec.state_dir)
     log(f"lab {spec.name!r} removed" + (": " + ", ".join(removed) if removed else " (nothing was up)"))

@@ -5,6 +5,11 @@
 - `swarmforge/web:v1` and `:v2`: busybox httpd answering "swarmforge web vN from <task hostname>", serving
   /www (where a shared html volume goes) and a built-in /version page.
 - `swarmforge/haproxy:2.6`: Debian's haproxy on a minimal Debian root.
+- `swarmforge/mariadb:10.11`: MariaDB's server core; passwords only from files (`MYSQL_*_FILE`, swarm secrets).
+- `swarmforge/pyapp:1`: Python with PyMySQL, running the guestbook app (`/app/guestbook`, reads its database
+  password from a secret) or the cluster visualizer (`/app/visualizer`, reads a manager's Docker socket).
+
+Images built from Debian packages carry a recipe label; a change to their packages or files rebuilds them.
 
 `export_app_images` saves them as tarballs for the registry role to push into the lab's registry; before the
 registry exists, `load_into_nodes` copies an image into each node's engine.
@@ -12,21 +17,28 @@ registry exists, `load_into_nodes` copies an image into each node's engine.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import shlex
 import subprocess
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 
-from lab.engine import can_install_packages, ensure_debian_packages, log
-from lab.image import image_exists, source_lines
+from lab.engine import can_install_packages, log
+from lab.image import image_exists, mmdebstrap_import, source_lines
 from lab.spec import LabError, LabSpec
 
 BUSYBOX_IMAGE = "swarmforge/busybox:1.35"
 WEB_IMAGE = "swarmforge/web"
 HAPROXY_IMAGE = "swarmforge/haproxy:2.6"
+MARIADB_IMAGE = "swarmforge/mariadb:10.11"
+PYAPP_IMAGE = "swarmforge/pyapp:1"
+RECIPE_LABEL = "io.swarmforge.recipe"
+APP_SOURCES = Path(__file__).resolve().parent / "app-images"
 
 
 def _busybox_binary(workdir: Path) -> bytes:
@@ -100,27 +112,57 @@ def ensure_web_image(client: docker.DockerClient, version: str) -> str:
                            {"bin/start": (WEB_START, 0o755), "version/.keep": ("", 0o644)})
 
 
-def ensure_haproxy_image(client: docker.DockerClient) -> str:
-    if image_exists(client, HAPROXY_IMAGE):
-        return HAPROXY_IMAGE
-    ensure_debian_packages({"mmdebstrap": "mmdebstrap"})
-    log(f"building {HAPROXY_IMAGE} from Debian's haproxy package (about a minute)")
-    with tempfile.TemporaryDirectory(prefix="swarmforge-haproxy-") as workdir:
-        tarball = Path(workdir) / "rootfs.tar"
-        with tarball.open("wb") as sink:
-            subprocess.run(["mmdebstrap", "--variant=minbase", "--quiet", "--include=haproxy",
-                            '--customize-hook=rm -rf "$1"/usr/share/doc "$1"/usr/share/man "$1"/var/lib/apt/lists/*',
-                            "bookworm", "-", *source_lines()], stdout=sink, check=True)
-        repository, tag = HAPROXY_IMAGE.rsplit(":", 1)
-        client.api.import_image_from_file(str(tarball), repository=repository, tag=tag, changes=[
-            'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]', "EXPOSE 80"])
-    return HAPROXY_IMAGE
+@dataclass(frozen=True)
+class DebianImage:
+    """An image built from Debian packages (mmdebstrap minbase), with files of this repository copied in."""
+
+    name: str
+    packages: tuple[str, ...]
+    changes: tuple[str, ...]
+    files: tuple[tuple[str, str, int], ...] = ()  # (file in lab/app-images, path in the image, mode)
+    setup: tuple[str, ...] = ()  # shell commands run in the image's root after the packages
+
+    def recipe(self) -> str:
+        digest = hashlib.sha256()
+        for part in (*self.packages, *self.changes, *self.setup, *source_lines()):
+            digest.update(part.encode() + b"\0")
+        for source, target, mode in self.files:
+            digest.update((APP_SOURCES / source).read_bytes() + f"\0{target}\0{mode:o}\0".encode())
+        return digest.hexdigest()[:12]
+
+
+HAPROXY = DebianImage(HAPROXY_IMAGE, ("haproxy",), (
+    'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]', "EXPOSE 80"))
+# The tutorials' database: MariaDB's server and client cores (no perl, no init scripts), started by db-start.
+MARIADB = DebianImage(MARIADB_IMAGE, ("mariadb-server-core", "mariadb-client-core"), (
+    'CMD ["/usr/local/bin/db-start"]', "EXPOSE 3306"),
+    files=(("db-start.sh", "/usr/local/bin/db-start", 0o755),),
+    setup=("useradd --system --user-group --no-create-home --home-dir /var/lib/mysql --shell /usr/sbin/nologin mysql",))
+# The guestbook (a web app reading its database password from a secret) and the cluster visualizer.
+PYAPP = DebianImage(PYAPP_IMAGE, ("python3", "python3-pymysql"), ('CMD ["/app/guestbook"]', "EXPOSE 80"),
+                    files=(("guestbook.py", "/app/guestbook", 0o755), ("visualizer.py", "/app/visualizer", 0o755)))
+
+
+def ensure_debian_image(client: docker.DockerClient, image: DebianImage) -> str:
+    recipe = image.recipe()
+    if image_exists(client, image.name) and client.images.get(image.name).labels.get(RECIPE_LABEL) == recipe:
+        return image.name
+    log(f"building {image.name} from Debian packages ({', '.join(image.packages)}; about a minute)")
+    hooks = []
+    for source, target, mode in image.files:
+        hooks += [f'mkdir -p "$1{Path(target).parent}"', f"upload {APP_SOURCES / source} {target}",
+                  f'chmod {mode:o} "$1{target}"']
+    hooks += [f'chroot "$1" sh -c {shlex.quote(command)}' for command in image.setup]
+    hooks.append('rm -rf "$1"/usr/share/doc "$1"/usr/share/man "$1"/var/lib/apt/lists/*')
+    mmdebstrap_import(client, image.name, image.packages, hooks, [*image.changes, f"LABEL {RECIPE_LABEL}={recipe}"])
+    return image.name
 
 
 def export_app_images(client: docker.DockerClient, folder: Path) -> list[dict[str, str]]:
     """Build the lab's application images when missing and save each as a tarball for the registry role."""
     folder.mkdir(parents=True, exist_ok=True)
-    images = [ensure_web_image(client, "v1"), ensure_web_image(client, "v2"), ensure_haproxy_image(client)]
+    images = [ensure_web_image(client, "v1"), ensure_web_image(client, "v2"),
+              *(ensure_debian_image(client, image) for image in (HAPROXY, MARIADB, PYAPP))]
     exported = []
     for name in images:
         image = client.images.get(name)

@@ -131,6 +131,11 @@ class ContainerBackend:
             log(f"{name} runs an older node image; recreating it")
             self._remove_node(container)
             container = None
+        if container is not None and node.role == "storage" and not any(
+                mount.get("Destination") == "/srv" for mount in container.attrs.get("Mounts", [])):
+            log(f"{name} has no data volume at /srv (made by an older lab); recreating it")
+            self._remove_node(container)
+            container = None
         if container is None:
             container = self._create_node(spec, node, image, privileged)
             container.put_archive("/", _tar_of({
@@ -148,6 +153,11 @@ class ContainerBackend:
         volume = volume_name(spec, node)
         self.client.volumes.create(volume, labels={LABEL: spec.name, NODE_LABEL: node.name})
         binds = ["/sys/fs/cgroup:/sys/fs/cgroup:rw", f"{volume}:/var/lib/docker"]
+        if node.role == "storage":
+            # The storage host's data disk: NFS exports live under /srv, and nfs-ganesha cannot export overlayfs.
+            data = f"{spec.name}-{node.name}-srv"
+            self.client.volumes.create(data, labels={LABEL: spec.name, NODE_LABEL: node.name})
+            binds.append(f"{data}:/srv")
         if Path("/lib/modules").is_dir():
             binds.append("/lib/modules:/lib/modules:ro")
         host_config = api.create_host_config(

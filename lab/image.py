@@ -67,15 +67,12 @@ def _try_pull(client: docker.DockerClient, name: str) -> bool:
     return True
 
 
-def _bootstrap(client: docker.DockerClient, name: str) -> None:
+def mmdebstrap_import(client: docker.DockerClient, name: str, packages: list[str] | tuple[str, ...],
+                      hooks: list[str], changes: list[str]) -> None:
+    """Build a minbase Debian root with these packages and customize hooks, and import it as image `name`."""
     ensure_debian_packages({"mmdebstrap": "mmdebstrap"})
-    command = [
-        "mmdebstrap", "--variant=minbase", "--quiet", f"--include={','.join(PACKAGES)}",
-        f"--customize-hook=upload {CUSTOMIZE_SCRIPT} /tmp/swarmforge-customize.sh",
-        '--customize-hook=chroot "$1" sh /tmp/swarmforge-customize.sh',
-        '--customize-hook=rm -f "$1/tmp/swarmforge-customize.sh"',
-        SUITE, "-", *source_lines(),
-    ]
+    command = ["mmdebstrap", "--variant=minbase", "--quiet", f"--include={','.join(packages)}",
+               *(f"--customize-hook={hook}" for hook in hooks), SUITE, "-", *source_lines()]
     with tempfile.TemporaryDirectory(prefix="swarmforge-image-") as workdir:
         tarball = Path(workdir) / "rootfs.tar"
         with tarball.open("wb") as sink:
@@ -83,8 +80,16 @@ def _bootstrap(client: docker.DockerClient, name: str) -> None:
         if result.returncode != 0:
             raise LabError(f"mmdebstrap failed (is {MIRROR} reachable? set SWARMFORGE_DEBIAN_MIRROR to a mirror):\n"
                            + result.stderr.decode(errors="replace")[-3000:])
-        repository, tag = name.split(":")
-        client.api.import_image_from_file(str(tarball), repository=repository, tag=tag, changes=IMAGE_CHANGES)
+        repository, tag = name.rsplit(":", 1)
+        client.api.import_image_from_file(str(tarball), repository=repository, tag=tag, changes=changes)
+
+
+def _bootstrap(client: docker.DockerClient, name: str) -> None:
+    mmdebstrap_import(client, name, PACKAGES, [
+        f"upload {CUSTOMIZE_SCRIPT} /tmp/swarmforge-customize.sh",
+        'chroot "$1" sh /tmp/swarmforge-customize.sh',
+        'rm -f "$1/tmp/swarmforge-customize.sh"',
+    ], IMAGE_CHANGES)
 
 
 def ensure_image(client: docker.DockerClient) -> str:

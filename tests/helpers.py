@@ -46,20 +46,26 @@ def lab_state(name: str) -> dict | None:
 
 
 def lab_inventory(name: str) -> Path:
+    """The lab's inventory folder: hosts.yml and the vault-encrypted secrets.yml (group_vars beside them)."""
     if name == "swarmforge":
-        return REPO / "inventories" / "lab" / "hosts.yml"
-    return REPO / ".lab" / name / "inventory" / "hosts.yml"
+        return REPO / "inventories" / "lab"
+    return REPO / ".lab" / name / "inventory"
+
+
+def lab_env(name: str) -> dict[str, str]:
+    """What Ansible needs to run on a lab: its own fact cache (labs share host names) and its vault password."""
+    suffix = "" if name == "swarmforge" else f"-{name}"
+    return {"ANSIBLE_CACHE_PLUGIN_CONNECTION": str(REPO / ".cache" / f"facts{suffix}"),
+            "ANSIBLE_VAULT_PASSWORD_FILE": str(REPO / ".lab" / name / "vault-password")}
 
 
 def lab_playbook(name: str, path: str, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    """Run a playbook on a lab, with that lab's own fact cache (labs share host names)."""
-    suffix = "" if name == "swarmforge" else f"-{name}"
-    return playbook(path, lab_inventory(name), *args, timeout=timeout,
-                    ANSIBLE_CACHE_PLUGIN_CONNECTION=str(REPO / ".cache" / f"facts{suffix}"))
+    return playbook(path, lab_inventory(name), *args, timeout=timeout, **lab_env(name))
 
 
 def run_module(module: str, args: dict, *, check: bool = False, diff: bool = True, host: str = "localhost",
-               inventory: str | Path | None = None, extra_vars: dict | None = None) -> dict:
+               inventory: str | Path | None = None, extra_vars: dict | None = None,
+               env: dict[str, str] | None = None) -> dict:
     """Run one module ad hoc and return its result (the json callback keeps diff and messages)."""
     command = [str(VENV_BIN / "ansible"), host, "-m", module] + (["-a", json.dumps(args)] if args else [])
     if inventory is not None:
@@ -71,7 +77,7 @@ def run_module(module: str, args: dict, *, check: bool = False, diff: bool = Tru
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]
     completed = run(command, timeout=900, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-                    ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json")
+                    ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json", **(env or {}))
     try:
         report = json.loads(completed.stdout[completed.stdout.index("{"):])
     except ValueError as error:
