@@ -61,3 +61,13 @@ def test_good_inventory_passes_and_resolves_the_address() -> None:
     result = preflight("good.yml")
     assert result.returncode == 0, result.stdout
     assert recap(result.stdout)["node1"]["failed"] == 0
+
+
+def test_a_host_that_does_not_answer_stops_the_run_unless_allowed() -> None:
+    stopped = preflight("unreachable.yml")
+    assert stopped.returncode != 0
+    assert ("node2 did not answer over SSH: nothing was changed. Bring them back, or leave them out with "
+            "--limit '!node2'") in failure_text(stopped.stdout), stopped.stdout
+    allowed = preflight("unreachable.yml", "-e", "preflight_allow_unreachable=true")
+    assert allowed.returncode == 0, allowed.stdout
+    assert recap(allowed.stdout)["node1"]["failed"] == 0
