@@ -11,7 +11,9 @@ version the node has: Debian bookworm ships 5.0.3), and turns API errors into ad
 from __future__ import annotations
 
 import ssl
+import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -128,6 +130,33 @@ class SwarmClient:
             explanation = getattr(error, "explanation", None) or str(error)
             self.fail(advice_for(f"{what or path}: {explanation}"))
         return None
+
+    def versioned_update(self, inspect_path: str, make_spec: Callable[[dict], dict], *, what: str,
+                         params: dict | None = None, retries: int = 5) -> None:
+        """POST <inspect_path>/update with the spec make_spec builds from a fresh inspect, carrying its version
+        index; another change landing first ("update out of sequence") means inspect and try again."""
+        for attempt in range(retries):
+            current = self.call("GET", inspect_path, what=f"{what} (inspect)")
+            try:
+                self.api._result(self.api._post_json(  # noqa: SLF001 - call() would turn the error into a failure
+                    self.api._url(f"{inspect_path}/update"), data=make_spec(current),  # noqa: SLF001
+                    params={"version": current["Version"]["Index"], **(params or {})}))
+                return
+            except APIError as error:
+                if "out of sequence" not in str(error) or attempt == retries - 1:
+                    self.fail(advice_for(f"{what}: {getattr(error, 'explanation', None) or error}"))
+                time.sleep(0.5)
+
+    def cluster_answers(self) -> bool:
+        """Whether the managers can answer cluster questions: false when no leader can be elected (quorum lost)."""
+        try:
+            self.api._result(self.api._get(self.api._url("/nodes")), json=True)  # noqa: SLF001
+            return True
+        except APIError as error:
+            text = str(getattr(error, "explanation", "") or error)
+            if "leader" in text or "Unavailable" in text or "DeadlineExceeded" in text:
+                return False
+            raise
 
     def info(self, refresh: bool = False) -> dict[str, Any]:
         if self._info is None or refresh:

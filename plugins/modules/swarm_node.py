@@ -112,9 +112,7 @@ quorum:
 import json
 import time
 
-from ansible.module_utils.swarmforge_docker import APIError, NotFound, SwarmClient, normalize_node, quorum_after
-
-UPDATE_RETRIES = 5
+from ansible.module_utils.swarmforge_docker import NotFound, SwarmClient, normalize_node, quorum_after
 
 
 def wanted_labels(live: dict, labels: dict | None, labels_state: str, to_remove: list | None) -> dict:
@@ -185,18 +183,10 @@ class NodeManager:
         self.finish(before, after)
 
     def update(self, target: dict) -> None:
-        for attempt in range(UPDATE_RETRIES):
-            node = self.client.call("GET", f"/nodes/{self.node['id']}", what="node inspect")
-            spec = dict(node["Spec"], Labels=target["labels"], Availability=target["availability"], Role=target["role"])
-            try:
-                self.client.api._result(self.client.api._post_json(  # noqa: SLF001 - retried below
-                    self.client.api._url(f"/nodes/{self.node['id']}/update"), data=spec,  # noqa: SLF001
-                    params={"version": node["Version"]["Index"]}))
-                return
-            except APIError as error:
-                if "out of sequence" not in str(error) or attempt == UPDATE_RETRIES - 1:
-                    self.client.fail(f"node update {self.node['hostname']}: {error}")
-                time.sleep(0.5)
+        self.client.versioned_update(
+            f"/nodes/{self.node['id']}", what=f"node update {self.node['hostname']}",
+            make_spec=lambda node: dict(node["Spec"], Labels=target["labels"], Availability=target["availability"],
+                                        Role=target["role"]))
 
     def running_tasks(self) -> list[dict]:
         """Tasks whose container is (or is about to be) alive on the node, whatever their desired state: a task

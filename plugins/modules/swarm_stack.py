@@ -17,6 +17,10 @@ description:
     then waits until every service converged (update completed, every replica running) and fails with the tasks'
     errors when a service rolled back or its tasks keep failing.
   - C(state=absent) removes the stack and waits until its services and networks are gone.
+  - C(state=rolled_back) returns the stack's services (or the ones in I(services)) to their previous spec, as
+    C(docker service rollback) does, and waits until the rollback completed. A service with no previous spec, one
+    whose previous spec equals the live one, or one whose last update already was a rollback is left alone, so a
+    rerun changes nothing.
   - Variables in the compose are not interpolated (C(${VAR})); render the compose with Jinja (a template lookup into
     I(definition)) instead.
 author: swarmforge contributors
@@ -27,10 +31,16 @@ options:
     type: str
     required: true
   state:
-    description: Whether the stack should run.
+    description: Whether the stack should run, or be rolled back to its services' previous spec.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, rolled_back]
     default: present
+  services:
+    description:
+      - With C(state=rolled_back), the services to roll back, by their name in the compose (C(web)) or in the swarm
+        (C(web_web)). Default every service of the stack.
+    type: list
+    elements: str
   compose_files:
     description: Compose files on the manager, merged in order (mappings key by key).
     type: list
@@ -82,6 +92,12 @@ EXAMPLES = r"""
   run_once: true
   delegate_to: "{{ groups['swarm_managers'][0] }}"
 
+- name: Roll the web service back to the spec it had before the last deploy
+  swarm_stack:
+    name: web
+    state: rolled_back
+    services: [web]
+
 - name: Remove it
   swarm_stack:
     name: web
@@ -94,6 +110,10 @@ services:
   returned: always
   type: dict
   sample: {web_web: {action: update, fields: [image]}, web_lb: {action: none, fields: []}}
+  contains:
+    action: {description: "create, update, remove, rollback or none.", type: str}
+    fields: {description: The compared fields that differ., type: list, elements: str}
+    reason: {description: Why a service is left alone by a rollback., type: str, returned: with state=rolled_back}
 networks_created:
   description: Stack networks that did not exist.
   returned: always
@@ -190,7 +210,8 @@ class StackManager:
         if changed and not self.client.check_mode:
             result["deploy_output"] = self.deploy(compose)
             if self.params["wait"]:
-                result["converged"] = self.wait_converged(list(desired))
+                updated = {name for name, item in plan.items() if item["action"] in ("create", "update")}
+                result["converged"] = self.wait_converged(list(desired), updated)
         self.client.module.exit_json(**result)
 
     def deploy(self, compose: dict) -> str:
@@ -235,7 +256,10 @@ class StackManager:
         errors = self.task_errors(service["ID"]) if service else []
         return f"{detail} ({', '.join(errors)})" if errors else detail
 
-    def wait_converged(self, names: list[str]) -> dict:
+    def wait_converged(self, names: list[str], updated: set[str], rolling_back: bool = False) -> dict:
+        """Wait until every service runs its desired tasks and the updates this call started completed. A service
+        of `updated` that rolled back fails the wait; with rolling_back, a completed rollback is the goal."""
+        goal = "rollback_completed" if rolling_back else "completed"
         deadline = time.monotonic() + self.params["wait_timeout"]
         status: dict[str, dict] = {}
         while True:
@@ -250,12 +274,18 @@ class StackManager:
                 counts = service.get("ServiceStatus") or {}
                 running, desired = counts.get("RunningTasks", 0), counts.get("DesiredTasks", 0)
                 status[name] = {"running": running, "desired": desired, "update": update or "none"}
-                if update in ("rollback_started", "rollback_completed", "rollback_paused", "paused"):
+                if name not in updated:
+                    update = None  # an earlier update's outcome is not this call's to judge
+                elif rolling_back and update in ("rollback_paused", "paused"):
+                    message = (service.get("UpdateStatus") or {}).get("Message", "")
+                    self.client.fail(f"the rollback of {name} paused: {message}", converged=status)
+                elif not rolling_back and update in ("rollback_started", "rollback_completed", "rollback_paused",
+                                                     "paused"):
                     message = (service.get("UpdateStatus") or {}).get("Message", "")
                     self.client.fail(f"service {name} did not take the new spec ({update}: {message}); "
                                      f"task errors: {'; '.join(self.task_errors(service['ID'])) or 'none recorded'}",
                                      converged=status)
-                if update not in (None, "completed") or running != desired:
+                if update not in (None, goal) or running != desired:
                     pending.append(name)
             if not pending:
                 return status
@@ -265,6 +295,57 @@ class StackManager:
                 self.client.fail(f"stack {self.name} did not converge within {self.params['wait_timeout']}s: "
                                  f"{details}", converged=status)
             time.sleep(2)
+
+    # -- rolled_back --------------------------------------------------------------------------------------------
+    def rolled_back(self) -> None:
+        live = {s["Spec"]["Name"]: s for s in self.live_services()}
+        if not live:
+            self.client.fail(f"stack {self.name} has no services to roll back (deploy it first)")
+        wanted = self.params["services"] or [name[len(self.name) + 1:] for name in live]
+        unknown = [n for n in wanted if n not in live and f"{self.name}_{n}" not in live]
+        if unknown:
+            self.client.fail(f"stack {self.name} has no service {', '.join(unknown)} (it has: "
+                             f"{', '.join(sorted(name[len(self.name) + 1:] for name in live))})")
+        network_names = {n["Id"]: n["Name"] for n in self.networks()}
+        plan: dict[str, dict] = {}
+        before: dict[str, dict] = {}
+        after: dict[str, dict] = {}
+        for short in wanted:
+            name = short if short in live else f"{self.name}_{short}"
+            service = live[name]
+            previous = service.get("PreviousSpec")
+            last_update = (service.get("UpdateStatus") or {}).get("State", "")
+            if previous is None:
+                plan[name] = {"action": "none", "fields": [], "reason": "no previous spec"}
+                continue
+            if last_update.startswith("rollback"):
+                plan[name] = {"action": "none", "fields": [], "reason": f"already rolled back ({last_update})"}
+                continue
+            differences = compare(live_service({"Spec": previous}, network_names),
+                                  live_service(service, network_names))
+            if not differences:
+                plan[name] = {"action": "none", "fields": [], "reason": "the previous spec is the live one"}
+                continue
+            plan[name] = {"action": "rollback", "fields": sorted(differences)}
+            before[name] = {field: live_value for field, (live_value, _) in differences.items()}
+            after[name] = {field: previous_value for field, (_, previous_value) in differences.items()}
+        changed = any(item["action"] == "rollback" for item in plan.values())
+        result = {"changed": changed, "services": plan, "networks_created": []}
+        if self.client.diff_mode:
+            result["diff"] = {"before": json.loads(json.dumps(before)), "after": json.loads(json.dumps(after))}
+        if changed and not self.client.check_mode:
+            rolling = [name for name, item in plan.items() if item["action"] == "rollback"]
+            for name in rolling:
+                self.rollback(live[name])
+            if self.params["wait"]:
+                result["converged"] = self.wait_converged(rolling, set(rolling), rolling_back=True)
+        self.client.module.exit_json(**result)
+
+    def rollback(self, service: dict) -> None:
+        """What `docker service rollback` does: an update carrying the live spec, asking for the previous one."""
+        self.client.versioned_update(f"/services/{service['ID']}", make_spec=lambda current: current["Spec"],
+                                     params={"rollback": "previous"},
+                                     what=f"service rollback {service['Spec']['Name']}")
 
     # -- absent -------------------------------------------------------------------------------------------------
     def absent(self) -> None:
@@ -299,7 +380,8 @@ class StackManager:
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "state": {"type": "str", "choices": ["present", "absent", "rolled_back"], "default": "present"},
+    "services": {"type": "list", "elements": "str"},
     "compose_files": {"type": "list", "elements": "path"},
     "definition": {"type": "dict"},
     "prune": {"type": "bool", "default": False},

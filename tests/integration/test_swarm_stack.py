@@ -123,3 +123,40 @@ def test_compose_errors_are_refused_before_anything_runs(clean: docker.DockerCli
     assert result["msg"] == ("stack sfit: service a: a swarm service needs an image (build: is not used by stack "
                              "deploy)")
     assert services(clean) == {}
+
+
+def web_env(engine: docker.DockerClient) -> list[str]:
+    return services(engine)["sfit_web"].attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+
+
+def test_rollback_four_ways(clean: docker.DockerClient) -> None:
+    run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})
+    updated = copy.deepcopy(COMPOSE)
+    updated["services"]["web"]["environment"]["GREETING"] = "v2"
+    assert run_module("swarm_stack", {"name": STACK, "definition": updated})["changed"]
+    rollback = {"name": STACK, "state": "rolled_back", "services": ["web"]}
+    check = run_module("swarm_stack", rollback, check=True)
+    assert check["changed"] and check["services"] == {"sfit_web": {"action": "rollback", "fields": ["environment"]}}
+    assert check["diff"] == {"before": {"sfit_web": {"environment": ["GREETING=v2"]}},
+                             "after": {"sfit_web": {"environment": ["GREETING=v1"]}}}
+    assert web_env(clean) == ["GREETING=v2"]
+    rolled = run_module("swarm_stack", rollback)
+    assert rolled["changed"] and rolled["converged"]["sfit_web"] == {"running": 2, "desired": 2,
+                                                                      "update": "rollback_completed"}
+    assert web_env(clean) == ["GREETING=v1"] and running(clean, "sfit_web") == 2
+    for again in (run_module("swarm_stack", rollback), run_module("swarm_stack", rollback, check=True)):
+        assert not again["changed"]
+        assert again["services"]["sfit_web"]["reason"] == "already rolled back (rollback_completed)"
+    # The rollback brought back exactly what the first compose asks for; deploying v2 again goes forward.
+    assert not run_module("swarm_stack", {"name": STACK, "definition": COMPOSE}, check=True)["changed"]
+    forward = run_module("swarm_stack", {"name": STACK, "definition": updated})
+    assert forward["changed"] and forward["converged"]["sfit_web"]["update"] == "completed"
+    assert web_env(clean) == ["GREETING=v2"]
+
+
+def test_rollback_of_an_unknown_service_names_the_known_ones(clean: docker.DockerClient) -> None:
+    run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})
+    refused = run_module("swarm_stack", {"name": STACK, "state": "rolled_back", "services": ["db"]})
+    assert refused.get("failed") and refused["msg"] == "stack sfit has no service db (it has: idle, web)"
+    fresh = run_module("swarm_stack", {"name": STACK, "state": "rolled_back"})
+    assert not fresh["changed"] and fresh["services"]["sfit_web"]["reason"] == "no previous spec"
