@@ -13,6 +13,8 @@ description:
     role, availability, state and leadership, and the join tokens.
   - On a worker the cluster ID comes from the node's swarm certificate, since the API answers cluster questions on
     managers only.
+  - On a manager whose swarm has lost quorum (no leader can be elected) it reports C(quorum_lost) instead of failing,
+    so a recovery can decide what to do.
 author: swarmforge contributors
 extends_documentation_fragment: [swarmforge_docker]
 options:
@@ -24,6 +26,12 @@ options:
   include_unlock_key:
     description:
       - Return the autolock unlock key when autolock is on (managers only). Register the result with C(no_log).
+    type: bool
+    default: false
+  include_services:
+    description:
+      - Return every service with its desired and running tasks, image, stack, update state, published ports and
+        the nodes its running tasks are on (managers only).
     type: bool
     default: false
 attributes:
@@ -90,6 +98,18 @@ managers:
   description: Summary of the managers (total, reachable, leader hostname, quorum size).
   returned: when is_manager
   type: dict
+quorum_lost:
+  description: This node is a manager but no leader answers (the managers lost quorum); cluster facts are missing.
+  returned: always
+  type: bool
+services:
+  description: Every service, sorted by name.
+  returned: when is_manager and include_services
+  type: list
+  elements: dict
+  sample:
+    - {name: web_web, stack: web, mode: replicated, image: "172.28.88.31:5000/swarmforge/web:v1", desired: 3,
+       running: 3, update_state: completed, ports: ["8080:80/tcp (host)"], nodes: [manager2, worker1, worker2]}
 join_tokens:
   description: Worker and manager join tokens. Secret.
   returned: when is_manager and include_tokens
@@ -99,6 +119,8 @@ unlock_key:
   returned: when is_manager, include_unlock_key and autolock is on
   type: str
 """
+
+import json
 
 from ansible.module_utils.swarmforge_docker import SwarmClient, normalize_node
 
@@ -125,17 +147,48 @@ def manager_summary(nodes: list[dict]) -> dict:
             "quorum": len(managers) // 2 + 1, "has_quorum": len(reachable) >= len(managers) // 2 + 1}
 
 
+def service_facts(services: list[dict], tasks: list[dict], hostnames: dict[str, str]) -> list[dict]:
+    """Services as a person reads them: desired against running tasks, and where those run."""
+    running_on: dict[str, set[str]] = {}
+    for task in tasks:
+        if task.get("Status", {}).get("State") == "running":
+            running_on.setdefault(task["ServiceID"], set()).add(hostnames.get(task.get("NodeID", ""), "?"))
+    facts = []
+    for service in services:
+        spec = service["Spec"]
+        status = service.get("ServiceStatus") or {}
+        ports = [f"{port.get('PublishedPort', '')}:{port['TargetPort']}/{port.get('Protocol', 'tcp')} "
+                 f"({port.get('PublishMode', 'ingress')})"
+                 for port in (spec.get("EndpointSpec") or {}).get("Ports") or []]
+        facts.append({
+            "name": spec["Name"],
+            "stack": (spec.get("Labels") or {}).get("com.docker.stack.namespace"),
+            "mode": "global" if "Global" in spec.get("Mode", {}) else "replicated",
+            "image": spec["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0],
+            "desired": status.get("DesiredTasks", 0),
+            "running": status.get("RunningTasks", 0),
+            "update_state": (service.get("UpdateStatus") or {}).get("State"),
+            "ports": ports,
+            "nodes": sorted(running_on.get(service["ID"], set())),
+        })
+    return sorted(facts, key=lambda fact: fact["name"])
+
+
 ARGUMENT_SPEC = {
     "include_tokens": {"type": "bool", "default": False},
     "include_unlock_key": {"type": "bool", "default": False},
+    "include_services": {"type": "bool", "default": False},
 }
 
 
 def main() -> None:
     client = SwarmClient(ARGUMENT_SPEC)
     local = client.local_node()
-    result = {"changed": False, "local": local, "is_manager": local["role"] == "manager" and local["state"] == "active"}
-    if result["is_manager"]:
+    result = {"changed": False, "local": local, "quorum_lost": False,
+              "is_manager": local["role"] == "manager" and local["state"] == "active"}
+    if result["is_manager"] and not client.cluster_answers():
+        result["quorum_lost"] = True
+    elif result["is_manager"]:
         swarm = client.inspect_swarm()
         nodes = [normalize_node(node) for node in client.nodes()]
         result.update(cluster=cluster_facts(swarm), nodes=nodes, managers=manager_summary(nodes))
@@ -143,6 +196,12 @@ def main() -> None:
             result["join_tokens"] = {"worker": swarm["JoinTokens"]["Worker"], "manager": swarm["JoinTokens"]["Manager"]}
         if client.params["include_unlock_key"] and result["cluster"]["autolock"]:
             result["unlock_key"] = client.call("GET", "/swarm/unlockkey", what="unlock key").get("UnlockKey")
+        if client.params["include_services"]:
+            result["services"] = service_facts(
+                client.call("GET", "/services", params={"status": "true"}, what="service ls") or [],
+                client.call("GET", "/tasks", params={"filters": json.dumps({"desired-state": ["running"]})},
+                            what="task ls") or [],
+                {node["id"]: node["hostname"] for node in nodes})
     client.module.exit_json(**result)
 
 

@@ -159,7 +159,7 @@ unlock_key:
 import re
 import time
 
-from ansible.module_utils.swarmforge_docker import APIError, SwarmClient
+from ansible.module_utils.swarmforge_docker import SwarmClient
 
 DURATION = re.compile(r"^(\d+)(ns|us|ms|s|m|h|d)$")
 NANOSECONDS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9,
@@ -232,20 +232,10 @@ class Membership:
         if node["role"] != "manager":
             self.client.fail(f"this node is a worker of swarm {node['cluster_id']}; state=initialized needs a "
                              "manager or a node in no swarm (leave first, or promote it from a manager)")
-        if self.params["force_new_cluster"] and not self.has_quorum():
+        if self.params["force_new_cluster"] and not self.client.cluster_answers():
             self.init(force_new_cluster=True)
             return
         self.update_settings()
-
-    def has_quorum(self) -> bool:
-        try:
-            self.client.api._result(self.client.api._get(self.client.api._url("/nodes")), json=True)  # noqa: SLF001
-            return True
-        except APIError as error:
-            text = str(getattr(error, "explanation", "") or error)
-            if "leader" in text or "Unavailable" in text or "DeadlineExceeded" in text:
-                return False
-            raise
 
     def init(self, force_new_cluster: bool) -> None:
         self.actions.append("force-new-cluster" if force_new_cluster else "init")
