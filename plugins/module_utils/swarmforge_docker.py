@@ -232,9 +232,15 @@ def normalize_node(node: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def raft_managers(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The managers that are Raft members (they have a manager status). After a force-new-cluster the lost managers
+    keep their manager role in the node list but are no longer members: they count for nothing in a quorum."""
+    return [n for n in nodes if n.get("role") == "manager" and n.get("manager_reachability") is not None]
+
+
 def quorum_after(nodes: list[dict[str, Any]], leaving_id: str) -> tuple[bool, str]:
     """Whether the managers keep a majority if node leaving_id stops being a manager, with the arithmetic."""
-    managers = [n for n in nodes if n.get("role") == "manager"]
+    managers = raft_managers(nodes)
     reachable = [n for n in managers if n.get("manager_reachability") == "reachable"]
     leaving = next((n for n in managers if n["id"] == leaving_id), None)
     if leaving is None:

@@ -95,7 +95,9 @@ nodes:
     - {id: "x1y2", hostname: manager1, address: 172.28.88.11, role: manager, availability: active, state: ready,
        leader: true, manager_reachability: reachable, labels: {}, engine_version: "20.10.24+dfsg1"}
 managers:
-  description: Summary of the managers (total, reachable, leader hostname, quorum size).
+  description:
+    - Summary of the managers that are Raft members (total, reachable, leader hostname, quorum size, has_quorum).
+      Entries left with the manager role after a force-new-cluster are not members and not counted.
   returned: when is_manager
   type: dict
 quorum_lost:
@@ -103,13 +105,16 @@ quorum_lost:
   returned: always
   type: bool
 services:
-  description: Every service, sorted by name.
+  description:
+    - Every service, sorted by name. C(converged) is true when every desired task runs and no update or rollback is
+      in progress.
   returned: when is_manager and include_services
   type: list
   elements: dict
   sample:
     - {name: web_web, stack: web, mode: replicated, image: "172.28.88.31:5000/swarmforge/web:v1", desired: 3,
-       running: 3, update_state: completed, ports: ["8080:80/tcp (host)"], nodes: [manager2, worker1, worker2]}
+       running: 3, converged: true, update_state: completed, ports: ["8080:80/tcp (host)"],
+       nodes: [manager2, worker1, worker2]}
 join_tokens:
   description: Worker and manager join tokens. Secret.
   returned: when is_manager and include_tokens
@@ -122,7 +127,7 @@ unlock_key:
 
 import json
 
-from ansible.module_utils.swarmforge_docker import SwarmClient, normalize_node
+from ansible.module_utils.swarmforge_docker import SwarmClient, normalize_node, raft_managers
 
 
 def cluster_facts(swarm: dict) -> dict:
@@ -140,7 +145,7 @@ def cluster_facts(swarm: dict) -> dict:
 
 
 def manager_summary(nodes: list[dict]) -> dict:
-    managers = [n for n in nodes if n["role"] == "manager"]
+    managers = raft_managers(nodes)
     reachable = [n for n in managers if n["manager_reachability"] == "reachable"]
     leader = next((n["hostname"] for n in managers if n["leader"]), None)
     return {"total": len(managers), "reachable": len(reachable), "leader": leader,
@@ -167,6 +172,8 @@ def service_facts(services: list[dict], tasks: list[dict], hostnames: dict[str, 
             "image": spec["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0],
             "desired": status.get("DesiredTasks", 0),
             "running": status.get("RunningTasks", 0),
+            "converged": status.get("RunningTasks", 0) == status.get("DesiredTasks", 0)
+                         and (service.get("UpdateStatus") or {}).get("State") not in ("updating", "rollback_started"),
             "update_state": (service.get("UpdateStatus") or {}).get("State"),
             "ports": ports,
             "nodes": sorted(running_on.get(service["ID"], set())),

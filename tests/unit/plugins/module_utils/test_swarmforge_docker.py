@@ -23,6 +23,11 @@ def managers(*reachability: str) -> list[dict]:
     (managers("reachable", "reachable", "reachable", "unreachable", "unreachable"), "m1", False,
      "5 managers (3 reachable) -> 4 managers (2 reachable); a majority of 4 is 3: quorum would be lost"),
     (managers("reachable") + [{"id": "w1", "role": "worker"}], "w1", True, "the node is not a manager"),
+    # After a force-new-cluster the lost managers keep their role but are no Raft members: they do not count.
+    (managers("reachable") + [{"id": "old2", "role": "manager", "manager_reachability": None}], "old2", True,
+     "the node is not a manager"),
+    (managers("reachable", "reachable", "reachable") + [{"id": "old", "role": "manager"}], "m1", True,
+     "3 managers (3 reachable) -> 2 managers (2 reachable); a majority of 2 is 2"),
 ])
 def test_quorum_arithmetic(nodes: list[dict], leaving: str, ok: bool, arithmetic: str) -> None:
     assert quorum_after(nodes, leaving) == (ok, arithmetic)
