@@ -1,6 +1,6 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
-Stages run in order: lint -> unit -> integration -> lab (brings up the shared test lab) -> e2e. Each stage is one
+Stages run in order: lint -> unit -> integration -> lab (brings up the shared test lab) -> e2e -> lifecycle. Each stage is one
 pytest run whose JUnit report feeds the totals. The shared lab is removed at the end unless SWARMFORGE_KEEP_LAB=1.
 Pass stage names to run only those (e.g. `python tests/run_suite.py unit integration`).
 """
@@ -41,6 +41,8 @@ STAGES = [
     Stage("integration", ["tests/integration", "tests/preflight"]),
     Stage("lab", ["tests/lab"], needs_lab=True),
     Stage("e2e", ["tests/e2e"], needs_lab=True),
+    # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs last.
+    Stage("lifecycle", ["tests/lifecycle"], needs_lab=True),
 ]
 
 

@@ -36,6 +36,10 @@ class Cluster:
         except ValueError:  # --format '{{json .}}' prints one object a line
             return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
+    def refresh(self) -> None:
+        """Read the lab's nodes again after `lab up` changed them."""
+        self.spec = LabSpec(**lab_state(self.name))
+
     def nodes(self, via: str = "manager1") -> list[dict]:
         return self.docker_json(via, "docker node ls --format '{{json .}}'")
 

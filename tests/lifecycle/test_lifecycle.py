@@ -1,0 +1,149 @@
+"""The cluster's life on the lab, one step after another, each checked with the docker CLI on a manager:
+rerun (changed=0) -> scale out by a worker and a manager -> stack update v1 -> v2 and rollback -> remove a worker and a
+manager -> rolling engine upgrade -> lose quorum and recover -> reset (SSH still answers)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+
+from helpers import REPO, TEST_LAB_SUBNET, lab_playbook, recap
+
+CONFIRMED = ["-e", "swarm_remove_node_confirmed=true"]
+
+
+def run_ok(cluster, playbook: str, *args: str, timeout: float = 1800) -> str:
+    result = lab_playbook(cluster.name, playbook, *args, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+def changed_hosts(output: str) -> dict[str, int]:
+    return {host: counts["changed"] for host, counts in recap(output).items() if counts["changed"]}
+
+
+def nodes(cluster, via: str = "manager1") -> dict[str, dict]:
+    """Hostname -> its live entry (a node that left and came back may also have an old, Down one)."""
+    listed = cluster.nodes(via)
+    live = {n["Hostname"]: n for n in listed if n["Status"] != "Down"}
+    return live | {n["Hostname"]: n for n in listed if n["Hostname"] not in live}
+
+
+def managers(cluster, via: str = "manager1") -> dict[str, str]:
+    return {name: n["ManagerStatus"] for name, n in nodes(cluster, via).items() if n["ManagerStatus"]}
+
+
+def lab_up(cluster, managers_count: int, workers_count: int) -> None:
+    subprocess.run([sys.executable, "-m", "lab", "--name", cluster.name, "up", "--managers", str(managers_count),
+                    "--workers", str(workers_count), "--subnet", TEST_LAB_SUBNET], cwd=REPO, check=True, timeout=900)
+    cluster.refresh()
+
+
+def web_answers(cluster) -> set[str]:
+    lb_node = cluster.host("manager1").run(
+        "docker service ps web_lb --filter desired-state=running --format '{{.Node}}'").stdout.split()[0]
+    address = next(node.address for node in cluster.spec.nodes if node.name == lb_node)
+    answers = set()
+    for _ in range(6):
+        with urllib.request.urlopen(f"http://{address}:8080/", timeout=5) as response:
+            answers.add(response.read().decode().strip().rsplit(" from ", 1)[0])
+    return answers
+
+
+def test_1_rerun_changes_nothing(cluster) -> None:
+    assert changed_hosts(run_ok(cluster, "site.yml")) == {}
+
+
+def test_2_scale_out_by_one_worker_and_one_manager(cluster) -> None:
+    lab_up(cluster, 4, 3)
+    output = run_ok(cluster, "scale.yml", "--limit", "manager4:worker3", "-e", "swarm_allow_even_managers=true")
+    assert set(recap(output)) == {"localhost", "manager4", "worker3"}, "only the new hosts are in the run"
+    listed = nodes(cluster)
+    assert listed["worker3"]["Status"] == "Ready" and listed["worker3"]["ManagerStatus"] == ""
+    assert listed["manager4"]["Status"] == "Ready" and listed["manager4"]["ManagerStatus"] == "Reachable"
+    assert sorted(managers(cluster).values()) == ["Leader", "Reachable", "Reachable", "Reachable"]
+    # The members the run left out admitted the new hosts: worker3 reaches manager1's cluster port.
+    manager1 = next(n.address for n in cluster.spec.nodes if n.name == "manager1")
+    probe = cluster.host("worker3").run(f"timeout 3 bash -c '</dev/tcp/{manager1}/2377' && echo open")
+    assert probe.stdout.strip() == "open"
+    again = run_ok(cluster, "scale.yml", "-e", "swarm_allow_even_managers=true")
+    assert changed_hosts(again) == {}, "nothing is new any more"
+
+
+def test_3_stack_update_then_rollback(cluster) -> None:
+    output = run_ok(cluster, "stacks.yml", "-e", "lab_web_version=v2", "-e", "swarm_allow_even_managers=true")
+    assert "web_web" in output and changed_hosts(output)
+    service = cluster.docker_json("manager1", "docker service inspect web_web")[0]
+    assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0].endswith("/swarmforge/web:v2")
+    assert service["UpdateStatus"]["State"] == "completed"
+    cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v2"}, "every answer comes from v2", timeout=60)
+    run_ok(cluster, "stacks.yml", "-e", "rollback=web", "-e", "services=web", "-e", "swarm_allow_even_managers=true")
+    service = cluster.docker_json("manager1", "docker service inspect web_web")[0]
+    assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0].endswith("/swarmforge/web:v1")
+    assert service["UpdateStatus"]["State"] == "rollback_completed"
+    cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "every answer comes from v1", timeout=60)
+    again = run_ok(cluster, "stacks.yml", "-e", "swarm_allow_even_managers=true")
+    assert changed_hosts(again) == {}, "the rollback restored exactly what the inventory asks for"
+
+
+def test_4_remove_a_worker_and_a_manager(cluster) -> None:
+    run_ok(cluster, "remove_node.yml", "-e", "node=worker3", *CONFIRMED, "-e", "swarm_allow_even_managers=true")
+    run_ok(cluster, "remove_node.yml", "-e", "node=manager4", *CONFIRMED, "-e", "swarm_allow_even_managers=true")
+    listed = nodes(cluster)
+    assert "worker3" not in listed and "manager4" not in listed
+    assert sorted(managers(cluster).values()) == ["Leader", "Reachable", "Reachable"], "quorum intact"
+    assert all(n["Status"] == "Ready" for n in listed.values())
+    lab_up(cluster, 3, 2)  # the lab drops the two containers; the inventory is back to 3 + 2
+    again = run_ok(cluster, "remove_node.yml", "-e", "node=worker3", *CONFIRMED)
+    assert "nothing to do" in again and changed_hosts(again) == {}
+
+
+def test_5_rolling_engine_upgrade(cluster) -> None:
+    before = {name: n["EngineVersion"] for name, n in nodes(cluster).items()}
+    output = run_ok(cluster, "upgrade.yml", timeout=3600)
+    order = [line.split("Upgrade | drain ")[1].split(" ")[0] for line in output.splitlines()
+             if line.startswith("TASK [swarm_upgrade : Upgrade | drain ")]
+    assert order[:3] == ["manager1", "manager2", "manager3"] and sorted(order[3:]) == ["worker1", "worker2"]
+    if "no newer package is reachable, so the same version is reinstalled" in output:
+        print("upgrade: no newer engine package is reachable here; the same version went through the rolling path")
+    listed = nodes(cluster)
+    assert all(n["Status"] == "Ready" and n["Availability"] == "Active" for n in listed.values())
+    assert {name: n["EngineVersion"] for name, n in listed.items()}.keys() == before.keys()
+    services = cluster.docker_json("manager1", "docker service ls --format '{{json .}}'")
+    assert all(s["Replicas"].split(" ")[0].split("/")[0] == s["Replicas"].split(" ")[0].split("/")[1]
+               for s in services), services
+
+
+def test_6_lose_quorum_and_recover(cluster) -> None:
+    # Two of three managers are lost for good (engine stopped, swarm state gone): merely restarting them would not do.
+    for name in ("manager2", "manager3"):
+        lost = cluster.host(name).run("systemctl stop docker.socket docker.service && rm -rf /var/lib/docker/swarm")
+        assert lost.rc == 0, lost.stderr
+    cluster.wait(lambda: cluster.host("manager1").run("docker node ls").rc != 0, "manager1 loses quorum",
+                 timeout=120)
+    output = run_ok(cluster, "recover.yml")
+    assert "Quorum is lost. manager1 becomes a single-manager cluster" in " ".join(output.split())
+    cluster.wait(lambda: sorted(managers(cluster).values()) == ["Leader", "Reachable", "Reachable"],
+                 "three managers again", timeout=120)
+    assert managers(cluster)["manager1"] == "Leader"
+    listed = nodes(cluster)
+    assert len(cluster.nodes()) == 5, "the old entries of the recovered managers are gone"
+    assert all(n["Status"] == "Ready" for n in listed.values())
+    cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "the application answers", timeout=120)
+    again = run_ok(cluster, "recover.yml")
+    assert "nothing to recover" in again and changed_hosts(again) == {}
+
+
+def test_7_reset_takes_the_swarm_down_and_keeps_ssh(cluster) -> None:
+    refused = lab_playbook(cluster.name, "reset.yml", "-e", "swarm_reset_confirm=wrong")
+    assert refused.returncode != 0 and "Not confirmed: nothing was changed" in refused.stdout
+    assert nodes(cluster)["manager1"]["Status"] == "Ready"
+    run_ok(cluster, "reset.yml", "-e", f"swarm_reset_confirm={cluster.name}")
+    for node in cluster.spec.nodes:
+        host = cluster.host(node.name)
+        assert host.run("echo ok").stdout.strip() == "ok", f"SSH still answers on {node.name}"
+        if node.role != "storage":
+            state = host.run("docker info --format '{{.Swarm.LocalNodeState}}'").stdout.strip()
+            assert state == "inactive", f"{node.name} is still {state}"
+            assert host.run("nft list table inet swarmforge").rc == 0, "the firewall rules stay"
