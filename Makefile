@@ -10,7 +10,7 @@ BACKEND ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab lab-up lab-down lab-status test lint unit integration e2e lifecycle clean
+.PHONY: help deps lab lab-up lab-down lab-status test lint unit integration molecule e2e lifecycle clean
 
 help:
 	@echo "make lab         bring up the local lab and run site.yml on it (again: reuse it, rerun site.yml)"
@@ -41,7 +41,7 @@ lab-status: deps
 test: deps
 	$(PY) tests/run_suite.py
 
-lint unit integration e2e lifecycle: deps
+lint unit integration molecule e2e lifecycle: deps
 	$(PY) tests/run_suite.py $@
 
 clean: lab-down

@@ -19,7 +19,8 @@ RECAP_LINE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\
 def ansible_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
-               PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", **extra)
+               PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}")
+    env.update(extra)
     return env
 
 

@@ -1,6 +1,7 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
-Stages run in order: lint -> unit -> integration -> lab (brings up the shared test lab) -> e2e -> lifecycle. Each stage is one
+Stages run in order: lint -> unit -> integration -> molecule -> lab (brings up the shared test lab) -> e2e ->
+lifecycle. Each stage is one
 pytest run whose JUnit report feeds the totals. The shared lab is removed at the end unless SWARMFORGE_KEEP_LAB=1.
 Pass stage names to run only those (e.g. `python tests/run_suite.py unit integration`).
 """
@@ -39,6 +40,8 @@ STAGES = [
     Stage("lint", ["tests/lint"]),
     Stage("unit", ["tests/unit"]),
     Stage("integration", ["tests/integration", "tests/preflight"]),
+    # Each Molecule scenario brings up and removes lab nodes of its own.
+    Stage("molecule", ["tests/molecule"]),
     Stage("lab", ["tests/lab"], needs_lab=True),
     Stage("e2e", ["tests/e2e"], needs_lab=True),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs last.

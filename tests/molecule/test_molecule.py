@@ -1,0 +1,23 @@
+"""The Molecule scenarios (molecule/<role>): each creates its own lab nodes, converges the role, converges again
+(Molecule's idempotence step fails on any change), runs its side effects and its testinfra checks, and removes the
+nodes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from helpers import REPO, VENV_BIN, run
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SCENARIOS = sorted(path.parent.name for path in (REPO / "molecule").glob("*/molecule.yml"))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_scenario(scenario: str) -> None:
+    result = run([str(VENV_BIN / "molecule"), "test", "-s", scenario], timeout=1800, NO_COLOR="1")
+    output = ANSI.sub("", result.stdout + result.stderr)
+    assert result.returncode == 0, output[-12000:]
+    for step in ("converge", "idempotence", "verify"):
+        assert re.search(rf"{step}\W+Executed: Successful", output), f"the {step} step did not report success"
