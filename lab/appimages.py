@@ -140,7 +140,8 @@ MARIADB = DebianImage(MARIADB_IMAGE, ("mariadb-server-core", "mariadb-client-cor
     setup=("useradd --system --user-group --no-create-home --home-dir /var/lib/mysql --shell /usr/sbin/nologin mysql",))
 # The guestbook (a web app reading its database password from a secret) and the cluster visualizer.
 PYAPP = DebianImage(PYAPP_IMAGE, ("python3", "python3-pymysql"), ('CMD ["/app/guestbook"]', "EXPOSE 80"),
-                    files=(("guestbook.py", "/app/guestbook", 0o755), ("visualizer.py", "/app/visualizer", 0o755)))
+                    files=(("guestbook.py", "/app/guestbook", 0o755), ("visualizer.py", "/app/visualizer", 0o755),
+                           ("apphttp.py", "/app/apphttp.py", 0o644)))
 
 
 def ensure_debian_image(client: docker.DockerClient, image: DebianImage) -> str:

@@ -15,9 +15,11 @@ import os
 import socket
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pymysql
+
+import apphttp
 
 SCHEMA = ("CREATE TABLE IF NOT EXISTS entries (id INT AUTO_INCREMENT PRIMARY KEY, text VARCHAR(500) NOT NULL, "
           "host VARCHAR(64) NOT NULL, created TIMESTAMP DEFAULT CURRENT_TIMESTAMP)")
@@ -47,16 +49,8 @@ def query(sql: str, *args: object) -> list[tuple]:
         connection.close()
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(apphttp.Handler):
     server_version = "swarmforge-guestbook/1"
-
-    def answer(self, status: int, body: str, kind: str = "text/html; charset=utf-8") -> None:
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         try:
@@ -89,9 +83,6 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(503, f"database unavailable: {error}\n", "text/plain")
             return
         self.answer(201, "added\n", "text/plain")
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
 def main() -> None:

@@ -12,8 +12,9 @@ import http.client
 import json
 import os
 import socket
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+import apphttp
 
 SOCKET = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
 
@@ -72,7 +73,7 @@ def page(current: dict) -> str:
             f"<h1>swarm</h1><table><tr>{''.join(columns)}</tr></table>\n")
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(apphttp.Handler):
     server_version = "swarmforge-visualizer/1"
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -86,15 +87,7 @@ class Handler(BaseHTTPRequestHandler):
                 body, kind = json.dumps(current), "application/json"
             else:
                 body, kind = page(current), "text/html; charset=utf-8"
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+        self.answer(status, body, kind)
 
 
 if __name__ == "__main__":
