@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.conftest import Cluster, cluster  # noqa: F401 - the converged lab, shared with the end-to-end stage
+from e2e.conftest import cluster  # noqa: F401 - the converged lab, shared with the end-to-end stage
 
 _FAILED_STEP: list[str] = []
 

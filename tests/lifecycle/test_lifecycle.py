@@ -1,6 +1,7 @@
 """The cluster's life on the lab, one step after another, each checked with the docker CLI on a manager:
 rerun (changed=0) -> scale out by a worker and a manager -> stack update v1 -> v2 and rollback -> remove a worker and a
-manager -> rolling engine upgrade -> lose quorum and recover -> reset (SSH still answers)."""
+manager -> rolling engine upgrade -> rotate tokens and the root CA -> status report -> lose quorum and recover ->
+reset (SSH still answers)."""
 
 from __future__ import annotations
 
@@ -115,7 +116,31 @@ def test_5_rolling_engine_upgrade(cluster) -> None:
                for s in services), services
 
 
-def test_6_lose_quorum_and_recover(cluster) -> None:
+def test_6_rotate_join_tokens_and_the_root_ca(cluster) -> None:
+    manager = cluster.host("manager1")
+    tokens = {kind: manager.check_output(f"docker swarm join-token -q {kind}") for kind in ("worker", "manager")}
+    root = manager.check_output("docker info --format '{{.Swarm.Cluster.TLSInfo.TrustRoot}}'")
+    output = run_ok(cluster, "rotate.yml", "-e", "rotate_ca=true")
+    assert "Rotated worker token, manager token, root CA." in " ".join(output.split())
+    assert all(manager.check_output(f"docker swarm join-token -q {kind}") != token for kind, token in tokens.items())
+    assert manager.check_output("docker info --format '{{.Swarm.Cluster.TLSInfo.TrustRoot}}'") != root
+    for token in tokens.values():
+        assert token not in output, "a join token reached Ansible's output"
+    assert all(n["Status"] == "Ready" for n in nodes(cluster).values()), "every node holds a certificate of the new root"
+
+
+def test_7_status_report(cluster) -> None:
+    output = run_ok(cluster, "status.yml")
+    assert f"cluster {cluster.name} (" in output and "3 managers (3 reachable, quorum 2)" in output
+    markdown = (REPO / "status" / f"{cluster.name}-status.md").read_text(encoding="utf-8")
+    page = (REPO / "status" / f"{cluster.name}-status.html").read_text(encoding="utf-8")
+    for node in cluster.spec.nodes:
+        if node.role != "storage":
+            assert f"| {node.name} |" in markdown and f"<td>{node.name}</td>" in page
+    assert "| web_web | replicated | 3 / 3 |" in markdown and "<link" not in page and "<script" not in page
+
+
+def test_8_lose_quorum_and_recover(cluster) -> None:
     # Two of three managers are lost for good (engine stopped, swarm state gone): merely restarting them would not do.
     for name in ("manager2", "manager3"):
         lost = cluster.host(name).run("systemctl stop docker.socket docker.service && rm -rf /var/lib/docker/swarm")
@@ -135,7 +160,7 @@ def test_6_lose_quorum_and_recover(cluster) -> None:
     assert "nothing to recover" in again and changed_hosts(again) == {}
 
 
-def test_7_reset_takes_the_swarm_down_and_keeps_ssh(cluster) -> None:
+def test_9_reset_takes_the_swarm_down_and_keeps_ssh(cluster) -> None:
     refused = lab_playbook(cluster.name, "reset.yml", "-e", "swarm_reset_confirm=wrong")
     assert refused.returncode != 0 and "Not confirmed: nothing was changed" in refused.stdout
     assert nodes(cluster)["manager1"]["Status"] == "Ready"
