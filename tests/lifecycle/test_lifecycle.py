@@ -53,7 +53,11 @@ def web_answers(cluster) -> set[str]:
 
 
 def test_1_rerun_changes_nothing(cluster) -> None:
-    assert changed_hosts(run_ok(cluster, "site.yml")) == {}
+    # After the end-to-end stage the fixture's converge is already a rerun; on a lab fresh to this stage, run again.
+    output = cluster.first_converge
+    if changed_hosts(output):
+        output = run_ok(cluster, "site.yml")
+    assert changed_hosts(output) == {}
 
 
 def test_2_scale_out_by_one_worker_and_one_manager(cluster) -> None:
