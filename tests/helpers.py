@@ -25,8 +25,9 @@ def ansible_env(**extra: str) -> dict[str, str]:
 
 
 def run(command: list[str], timeout: float = 1800, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    # No terminal: a prompt (pause) must answer empty at once, never wait.
     return subprocess.run(command, cwd=REPO, env=ansible_env(**extra_env), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          stdin=subprocess.DEVNULL, timeout=timeout, check=False)
 
 
 def playbook(path: str, inventory: str | Path, *args: str, timeout: float = 1800,
