@@ -47,3 +47,10 @@ def test_every_node_advertises_its_inventory_address(cluster) -> None:
 def test_storage_host_has_the_engine_but_is_not_in_the_swarm(cluster) -> None:
     host = cluster.host("storage1")
     assert host.run("docker info --format '{{.Swarm.LocalNodeState}}'").stdout.strip() == "inactive"
+
+
+def test_node_labels_come_from_the_inventory(cluster) -> None:
+    labels = {node["Description"]["Hostname"]: node["Spec"].get("Labels") or {}
+              for node in cluster.docker_json("manager1", "docker node inspect $(docker node ls -q)")}
+    assert labels["worker1"] == {"swarmforge.db": "true"}, "the first worker carries the database's label"
+    assert all(value == {} for name, value in labels.items() if name != "worker1"), labels
