@@ -173,6 +173,8 @@ def test_9_reset_takes_the_swarm_down_and_keeps_ssh(cluster) -> None:
     assert refused.returncode != 0 and "Not confirmed: nothing was changed" in refused.stdout
     assert nodes(cluster)["manager1"]["Status"] == "Ready"
     run_ok(cluster, "reset.yml", "-e", f"swarm_reset_confirm={cluster.name}")
+    again = run_ok(cluster, "reset.yml", "-e", f"swarm_reset_confirm={cluster.name}")
+    assert changed_hosts(again) == {}, "a swarm already taken down has nothing left to reset"
     for node in cluster.spec.nodes:
         host = cluster.host(node.name)
         assert host.run("echo ok").stdout.strip() == "ok", f"SSH still answers on {node.name}"
