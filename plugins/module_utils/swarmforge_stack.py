@@ -298,6 +298,14 @@ def live_service(service: dict, network_names: dict[str, str]) -> dict:
     return live
 
 
+def task_is_current(task: dict, service: dict) -> bool:
+    """Whether a task was made from the service's current task template. Swarm copies the template into each task,
+    all but the service-level Runtime; a rolling update is over when every running task is current."""
+    spec = task.get("Spec") or {}
+    template = service["Spec"].get("TaskTemplate") or {}
+    return all((spec.get(key) or None) == (value or None) for key, value in template.items() if key != "Runtime")
+
+
 def compare(desired: dict, live: dict) -> dict[str, tuple]:
     """Fields that differ, as {field: (live, desired)}; policies compare only the keys the compose sets."""
     differences = {}

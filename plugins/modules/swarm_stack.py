@@ -136,7 +136,7 @@ import time
 
 from ansible.module_utils.swarmforge_docker import SwarmClient
 from ansible.module_utils.swarmforge_stack import (
-    STACK_LABEL, ComposeError, compare, deep_merge, desired_networks, desired_services, live_service)
+    STACK_LABEL, ComposeError, compare, deep_merge, desired_networks, desired_services, live_service, task_is_current)
 
 FAILED_TASK_STATES = ("failed", "rejected")
 
@@ -256,10 +256,15 @@ class StackManager:
         errors = self.task_errors(service["ID"]) if service else []
         return f"{detail} ({', '.join(errors)})" if errors else detail
 
+    def running_tasks(self, service_id: str) -> list[dict]:
+        tasks = self.client.call("GET", "/tasks", what="task ls",
+                                 params={"filters": json.dumps({"service": [service_id], "desired-state": ["running"]})})
+        return [task for task in tasks or [] if task.get("Status", {}).get("State") == "running"]
+
     def wait_converged(self, names: list[str], updated: set[str], rolling_back: bool = False) -> dict:
-        """Wait until every service runs its desired tasks and the updates this call started completed. A service
-        of `updated` that rolled back fails the wait; with rolling_back, a completed rollback is the goal."""
-        goal = "rollback_completed" if rolling_back else "completed"
+        """Wait until every service runs its desired tasks. A service this call changed must also run only tasks made
+        from its new template (right after a deploy the old tasks still run and the update status may be empty), and
+        must not have rolled back; with rolling_back, the rollback must have completed."""
         deadline = time.monotonic() + self.params["wait_timeout"]
         status: dict[str, dict] = {}
         while True:
@@ -275,17 +280,21 @@ class StackManager:
                 running, desired = counts.get("RunningTasks", 0), counts.get("DesiredTasks", 0)
                 status[name] = {"running": running, "desired": desired, "update": update or "none"}
                 if name not in updated:
-                    update = None  # an earlier update's outcome is not this call's to judge
-                elif rolling_back and update in ("rollback_paused", "paused"):
-                    message = (service.get("UpdateStatus") or {}).get("Message", "")
+                    if running != desired:
+                        pending.append(name)
+                    continue
+                message = (service.get("UpdateStatus") or {}).get("Message", "")
+                if rolling_back and update in ("rollback_paused", "paused"):
                     self.client.fail(f"the rollback of {name} paused: {message}", converged=status)
-                elif not rolling_back and update in ("rollback_started", "rollback_completed", "rollback_paused",
-                                                     "paused"):
-                    message = (service.get("UpdateStatus") or {}).get("Message", "")
+                if not rolling_back and update in ("rollback_started", "rollback_completed", "rollback_paused",
+                                                   "paused"):
                     self.client.fail(f"service {name} did not take the new spec ({update}: {message}); "
                                      f"task errors: {'; '.join(self.task_errors(service['ID'])) or 'none recorded'}",
                                      converged=status)
-                if update not in (None, goal) or running != desired:
+                finished = update == "rollback_completed" if rolling_back else update in (None, "completed")
+                tasks = self.running_tasks(service["ID"])
+                if (not finished or running != desired
+                        or not all(task_is_current(task, service) for task in tasks)):
                     pending.append(name)
             if not pending:
                 return status

@@ -4,7 +4,7 @@ import pytest
 
 from ansible.module_utils.swarmforge_stack import (
     ComposeError, command_list, compare, deep_merge, desired_networks, desired_services, duration_ns,
-    environment_list, image_reference, live_service, size_bytes)
+    environment_list, image_reference, live_service, size_bytes, task_is_current)
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -198,3 +198,18 @@ def test_mount_differences(live_mounts: list, differs: bool) -> None:
 def test_mount_errors(volume: str, message: str) -> None:
     with pytest.raises(ComposeError, match=message):
         desired_services("s", {"services": {"a": {"image": "x", "volumes": [volume]}}})
+
+
+SERVICE = {"Spec": {"TaskTemplate": {"ContainerSpec": {"Image": "web:v2", "Env": ["A=2"]}, "ForceUpdate": 0,
+                                     "Runtime": "container", "Resources": {}}}}
+
+
+@pytest.mark.parametrize(("task_spec", "current"), [
+    ({"ContainerSpec": {"Image": "web:v2", "Env": ["A=2"]}, "ForceUpdate": 0}, True),
+    ({"ContainerSpec": {"Image": "web:v2", "Env": ["A=2"]}, "ForceUpdate": 0, "Resources": {}}, True),
+    ({"ContainerSpec": {"Image": "web:v1", "Env": ["A=2"]}, "ForceUpdate": 0}, False),
+    ({"ContainerSpec": {"Image": "web:v2", "Env": ["A=2"]}, "ForceUpdate": 1}, False),
+    ({}, False),
+])
+def test_a_task_is_current_when_made_from_the_services_template(task_spec: dict, current: bool) -> None:
+    assert task_is_current({"Spec": task_spec}, SERVICE) is current
