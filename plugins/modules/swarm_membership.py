@@ -159,7 +159,7 @@ unlock_key:
 import re
 import time
 
-from ansible.module_utils.swarmforge_docker import SwarmClient
+from ansible.module_utils.swarmforge_docker import APIError, SwarmClient, advice_for
 
 DURATION = re.compile(r"^(\d+)(ns|us|ms|s|m|h|d)$")
 NANOSECONDS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9,
@@ -320,7 +320,14 @@ class Membership:
         for key, param in (("AdvertiseAddr", "advertise_addr"), ("DataPathAddr", "data_path_addr")):
             if self.params[param] is not None:
                 data[key] = self.params[param]
-        self.client.call("POST", "/swarm/join", data=data, what="swarm join")
+        try:
+            self.client.api._result(self.client.api._post_json(  # noqa: SLF001 - a slow join is not a failure
+                self.client.api._url("/swarm/join"), data=data))  # noqa: SLF001
+        except APIError as error:
+            explanation = str(getattr(error, "explanation", None) or error)
+            # On a loaded cluster the engine's own join deadline can pass while the join goes on in the background.
+            if "continue in the background" not in explanation:
+                self.client.fail(advice_for(f"swarm join: {explanation}"))
         deadline = time.monotonic() + self.params["wait_timeout"]
         while time.monotonic() < deadline:
             if self.client.local_node(refresh=True)["state"] == "active":
