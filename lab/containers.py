@@ -44,12 +44,16 @@ def volume_name(spec: LabSpec, node: Node) -> str:
 
 
 def privileged_works(client: docker.DockerClient, image: str) -> bool:
-    """Detect, by trying, whether this engine may start privileged containers."""
+    """Detect, by trying, whether this engine may start privileged containers. The probe is removed whatever happens
+    (a container whose start is refused is left behind by run(remove=True))."""
+    container = client.containers.create(image, ["true"], privileged=True, entrypoint=[])
     try:
-        client.containers.run(image, ["true"], privileged=True, remove=True, entrypoint=[])
-        return True
+        container.start()
+        return container.wait(timeout=60).get("StatusCode") == 0
     except (APIError, ContainerError):
         return False
+    finally:
+        container.remove(force=True)
 
 
 def _tar_of(files: dict[str, tuple[str, int]]) -> bytes:
