@@ -4,17 +4,18 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
-# Lab backend for `make lab` (containers; empty keeps the running lab's).
+# Lab backend for `make lab`: containers or vm (qemu VMs); empty keeps the running lab's (containers at first).
 BACKEND ?=
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab lab-up lab-down lab-status test lint unit integration molecule e2e lifecycle clean
+.PHONY: help deps lab lab-up lab-down lab-status test lint unit integration molecule e2e lifecycle vm clean
 
 help:
 	@echo "make lab         bring up the local lab and run site.yml on it (again: reuse it, rerun site.yml)"
-	@echo "make test        the whole test suite: lint, unit, integration, lab, end-to-end"
+	@echo "make lab BACKEND=vm   the same on qemu VMs (real kernels: routing mesh, VIPs, NFS volumes)"
+	@echo "make test        the whole test suite: lint, unit, integration, molecule, lab, e2e, lifecycle, vm"
 	@echo "make lab-status  list the lab's nodes;  make lab-down  remove the lab"
 
 $(DEPS_STAMP): requirements.txt requirements-dev.txt scripts/bootstrap-host.sh
@@ -41,7 +42,7 @@ lab-status: deps
 test: deps
 	$(PY) tests/run_suite.py
 
-lint unit integration molecule e2e lifecycle: deps
+lint unit integration molecule e2e lifecycle vm: deps
 	$(PY) tests/run_suite.py $@
 
 clean: lab-down

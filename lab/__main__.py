@@ -1,6 +1,7 @@
 """swarmforge lab: bring up, tear down and list a local lab of hosts for the playbooks.
 
   python -m lab up [--managers 3 --workers 2 --storage 1]   create or reuse the lab, write its inventory
+  python -m lab up --backend vm [--memory 1024]              the lab as qemu VMs (3 managers, NFS on the last one)
   python -m lab status                                       nodes, roles, addresses, state
   python -m lab down                                         remove exactly what `up` made
   python -m lab image                                        build (or find cached) the node image
@@ -24,8 +25,16 @@ from lab.inventory import wait_for_ssh, write
 from lab.secrets import ensure_secrets, secrets_file
 from lab.spec import DEFAULT_NAME, DEFAULT_SUBNET, REPO_ROOT, STATE_ROOT, LabError, LabSpec
 from lab.sshkey import ensure_key
+from lab.vm import VmBackend
 
-BACKENDS: dict[str, type] = {"containers": ContainerBackend}
+BACKENDS: dict[str, type] = {"containers": ContainerBackend, "vm": VmBackend}
+# What each backend makes when no option says otherwise. VMs are heavier: three managers, the last one also serving
+# NFS and the registry.
+BACKEND_DEFAULTS: dict[str, dict] = {
+    "containers": {},
+    "vm": {"managers": 3, "workers": 0, "storage": 0, "storage_on_manager": True},
+}
+OPTIONS = ("managers", "workers", "storage", "subnet", "backend", "memory", "storage_on_manager")
 
 
 def make_backend(name: str) -> Backend:
@@ -43,10 +52,16 @@ def load_spec(name: str) -> LabSpec | None:
 
 
 def resolve_spec(args: argparse.Namespace) -> LabSpec:
-    """Options given now win; otherwise the running lab's own settings; otherwise the defaults."""
+    """Options given now win; otherwise the running lab's own settings; otherwise the backend's defaults."""
     saved = load_spec(args.name)
-    base = saved.to_dict() if saved else {"name": args.name}
-    for option in ("managers", "workers", "storage", "subnet", "backend"):
+    backend = args.backend or (saved.backend if saved else "containers")
+    if saved and saved.backend == backend:
+        base = saved.to_dict()
+    else:
+        base = {"name": args.name, "backend": backend, **BACKEND_DEFAULTS[backend]}
+        if saved:
+            base["subnet"] = saved.subnet
+    for option in OPTIONS:
         value = getattr(args, option, None)
         if value is not None:
             base[option] = value
@@ -56,6 +71,10 @@ def resolve_spec(args: argparse.Namespace) -> LabSpec:
 def cmd_up(args: argparse.Namespace) -> None:
     started = time.monotonic()
     spec = resolve_spec(args)
+    saved = load_spec(args.name)
+    if saved and saved.backend != spec.backend:
+        log(f"lab {spec.name!r} runs on {saved.backend}; removing it to bring it up on {spec.backend}")
+        cmd_down(args)
     public_key = ensure_key(spec.key_path, f"swarmforge-lab-{spec.name}")
     make_backend(spec.backend).up(spec, public_key)
     spec.state_dir.mkdir(parents=True, exist_ok=True)
@@ -110,6 +129,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--storage", type=int, help="storage nodes: NFS server and registry (default 1)")
     up.add_argument("--subnet", help=f"lab network (default {DEFAULT_SUBNET})")
     up.add_argument("--backend", choices=sorted(BACKENDS), help="where nodes run (default containers)")
+    up.add_argument("--memory", type=int, help="MiB per VM (vm backend; default 1024)")
+    up.add_argument("--storage-on-manager", action=argparse.BooleanOptionalAction, default=None,
+                    help="with --storage 0, the last manager serves NFS and the registry (the vm default)")
     up.set_defaults(func=cmd_up)
     for name, func, text in (("down", cmd_down, "remove exactly what up made"), ("status", cmd_status, "list nodes"),
                              ("image", cmd_image, "build the node image"), ("engine", cmd_engine, "ensure dockerd")):

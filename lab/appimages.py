@@ -121,18 +121,23 @@ class DebianImage:
     changes: tuple[str, ...]
     files: tuple[tuple[str, str, int], ...] = ()  # (file in lab/app-images, path in the image, mode)
     setup: tuple[str, ...] = ()  # shell commands run in the image's root after the packages
+    prune: tuple[str, ...] = ()  # paths the service never reads, removed to keep the image small
 
     def recipe(self) -> str:
         digest = hashlib.sha256()
-        for part in (*self.packages, *self.changes, *self.setup, *source_lines()):
+        for part in (*self.packages, *self.changes, *self.setup, *self.prune, *source_lines()):
             digest.update(part.encode() + b"\0")
         for source, target, mode in self.files:
             digest.update((APP_SOURCES / source).read_bytes() + f"\0{target}\0{mode:o}\0".encode())
         return digest.hexdigest()[:12]
 
 
+# haproxy's package pulls in perl (for its halog helpers) and minbase brings translations: neither is used at run time,
+# and every megabyte is pushed to the registry and pulled by the nodes (slowly, on emulated VMs).
 HAPROXY = DebianImage(HAPROXY_IMAGE, ("haproxy",), (
-    'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]', "EXPOSE 80"))
+    'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]', "EXPOSE 80"),
+    prune=("/usr/share/locale", "/usr/share/perl", "/usr/share/perl5", "/usr/lib/x86_64-linux-gnu/perl",
+           "/usr/lib/x86_64-linux-gnu/perl-base", "/usr/lib/x86_64-linux-gnu/libperl.so.*", "/usr/bin/perl*"))
 # The tutorials' database: MariaDB's server and client cores (no perl, no init scripts), started by db-start.
 MARIADB = DebianImage(MARIADB_IMAGE, ("mariadb-server-core", "mariadb-client-core"), (
     'CMD ["/usr/local/bin/db-start"]', "EXPOSE 3306"),
@@ -154,7 +159,8 @@ def ensure_debian_image(client: docker.DockerClient, image: DebianImage) -> str:
         hooks += [f'mkdir -p "$1{Path(target).parent}"', f"upload {APP_SOURCES / source} {target}",
                   f'chmod {mode:o} "$1{target}"']
     hooks += [f'chroot "$1" sh -c {shlex.quote(command)}' for command in image.setup]
-    hooks.append('rm -rf "$1"/usr/share/doc "$1"/usr/share/man "$1"/var/lib/apt/lists/*')
+    hooks.append('rm -rf "$1"/usr/share/doc "$1"/usr/share/man "$1"/var/lib/apt/lists/*'
+                 + "".join(f' "$1"{path}' for path in image.prune))
     mmdebstrap_import(client, image.name, image.packages, hooks, [*image.changes, f"LABEL {RECIPE_LABEL}={recipe}"])
     return image.name
 

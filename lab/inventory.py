@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -16,21 +17,47 @@ HEADER = """\
 """
 
 
-def _host_vars(node: Node) -> dict:
-    if node.role == "storage":
-        return {"ansible_host": node.address}
-    return {"ansible_host": node.address, "swarm_advertise_addr": node.address}
+def _host_vars(spec: LabSpec, node: Node) -> dict:
+    """lab_address is the node's address on the lab network, which the lab's settings use for the registry, NFS and
+    time; ansible_host is where this machine reaches its sshd (the same address for containers, a loopback port
+    forwarded by qemu for VMs)."""
+    host, port = spec.ssh_endpoint(node)
+    values: dict = {"ansible_host": host}
+    if port != 22:
+        values["ansible_port"] = port
+    values["lab_address"] = node.address
+    if node.role != "storage":
+        values["swarm_advertise_addr"] = node.address
+    return values
+
+
+def _connection(spec: LabSpec) -> dict:
+    if spec.backend == "vm":
+        # OpenSSH with a persistent master connection (ansible.cfg): one key exchange per VM, not one per task, which
+        # matters on emulated CPUs. Host keys are new with every VM.
+        return {"ansible_connection": "ssh",
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                                           "-o LogLevel=ERROR"}
+    return {"ansible_connection": "paramiko"}
 
 
 def render(spec: LabSpec, images: list[dict[str, str]]) -> str:
-    def group(role: str) -> dict:
-        return {node.name: _host_vars(node) for node in spec.nodes if node.role == role}
+    def group(name: str) -> dict:
+        return {node.name: _host_vars(spec, node) for node in spec.nodes if name in node.groups}
+
+    def members(name: str) -> dict:
+        """A group whose hosts have their variables where they are listed first."""
+        return {node.name: {} for node in spec.nodes if name in node.groups}
+
+    # Storage nodes are listed first here; a manager that also serves NFS already has its variables.
+    storage_hosts = {node.name: _host_vars(spec, node) if node.role == "storage" else {}
+                     for node in spec.nodes if "nfs_servers" in node.groups}
 
     inventory = {
         "all": {
             "vars": {
                 "ansible_user": "root",
-                "ansible_connection": "paramiko",
+                **_connection(spec),
                 "ansible_ssh_private_key_file": str(spec.key_path),
                 "lab_name": spec.name,
                 "lab_backend": spec.backend,
@@ -41,10 +68,10 @@ def render(spec: LabSpec, images: list[dict[str, str]]) -> str:
                 "lab_app_images": [{"name": i["name"], "tag": i["tag"], "archive": i["archive"]} for i in images],
             },
             "children": {
-                "swarm": {"children": {"swarm_managers": {"hosts": group("manager")},
-                                       "swarm_workers": {"hosts": group("worker")}}},
-                "nfs_servers": {"hosts": group("storage")},
-                "registries": {"hosts": {name: {} for name in group("storage")}},
+                "swarm": {"children": {"swarm_managers": {"hosts": group("swarm_managers")},
+                                       "swarm_workers": {"hosts": group("swarm_workers")}}},
+                "nfs_servers": {"hosts": storage_hosts},
+                "registries": {"hosts": members("registries")},
             },
         }
     }
@@ -66,18 +93,22 @@ def write(spec: LabSpec, images: list[dict[str, str]]) -> Path:
     return path
 
 
-def wait_for_ssh(spec: LabSpec, timeout: float = 180) -> None:
+def wait_for_ssh(spec: LabSpec, timeout: float | None = None) -> None:
+    if timeout is None:
+        timeout = 600 if spec.backend == "vm" else 180  # emulated VMs boot in one to two minutes, slower when loaded
+    # A port qemu forwards accepts connections before sshd runs; paramiko's own log of each reset is noise here.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     key = paramiko.Ed25519Key.from_private_key_file(str(spec.key_path))
-    pending = {node.name: node.address for node in spec.nodes}
+    pending = {node.name: spec.ssh_endpoint(node) for node in spec.nodes}
     deadline = time.monotonic() + timeout
     last_error: dict[str, str] = {}
     while pending and time.monotonic() < deadline:
-        for name, address in list(pending.items()):
+        for name, (address, port) in list(pending.items()):
             client = paramiko.SSHClient()
             client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
             try:
-                client.connect(address, username="root", pkey=key, timeout=5, banner_timeout=10, auth_timeout=10,
-                               allow_agent=False, look_for_keys=False)
+                client.connect(address, port=port, username="root", pkey=key, timeout=5, banner_timeout=10,
+                               auth_timeout=10, allow_agent=False, look_for_keys=False)
                 _, stdout, _ = client.exec_command("python3 -c 'print(1)'", timeout=15)
                 if stdout.read().strip() == b"1":
                     del pending[name]
@@ -90,4 +121,5 @@ def wait_for_ssh(spec: LabSpec, timeout: float = 180) -> None:
     if pending:
         details = ", ".join(f"{name} ({last_error.get(name, 'no answer')})" for name in sorted(pending))
         raise LabError(f"these nodes did not answer SSH within {timeout:.0f}s: {details}. "
-                       "`python -m lab status` shows their state; `docker logs <container>` shows why")
+                       "`python -m lab status` shows their state; `docker logs <container>` (containers) or "
+                       f"{spec.state_dir / 'vm' / '<node>' / 'console.log'} (VMs) shows why")

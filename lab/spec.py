@@ -19,6 +19,10 @@ WORKER_OFFSET = 100
 MAX_MANAGERS = 9
 MAX_STORAGE = 9
 MAX_WORKERS = 120
+# VM labs: every node forwards SSH and these published ports to 127.0.0.1 (lab/vm.py); ports are numbered per node.
+VM_FORWARDED_PORTS = (8080, 8081, 8082)
+MAX_VM_NODES = 16
+STORAGE_GROUPS = ("nfs_servers", "registries")
 
 
 class LabError(Exception):
@@ -30,14 +34,15 @@ class Node:
     name: str
     role: str  # manager | worker | storage
     address: str
+    extra_groups: tuple[str, ...] = ()  # e.g. a manager that also serves NFS and the registry (small VM labs)
 
     @property
     def groups(self) -> tuple[str, ...]:
         if self.role == "manager":
-            return ("swarm_managers",)
+            return ("swarm_managers", *self.extra_groups)
         if self.role == "worker":
-            return ("swarm_workers",)
-        return ("nfs_servers", "registries")
+            return ("swarm_workers", *self.extra_groups)
+        return STORAGE_GROUPS
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class LabSpec:
     subnet: str = DEFAULT_SUBNET
     backend: str = "containers"
     domain: str = "lab.swarmforge.test"
+    memory: int = 1024  # MiB per node (vm backend)
+    # With no storage node, the last manager serves NFS and the registry (a VM lab of three managers).
+    storage_on_manager: bool = False
     nodes: tuple[Node, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -66,11 +74,22 @@ class LabSpec:
         network = ipaddress.ip_network(self.subnet, strict=True)
         if network.version != 4 or network.prefixlen > 24:
             raise LabError(f"--subnet {self.subnet}: give an IPv4 network of /24 or larger, e.g. {DEFAULT_SUBNET}")
+        if self.storage_on_manager and self.storage:
+            raise LabError(f"--storage {self.storage} with --storage-on-manager: choose one place for NFS and the "
+                           "registry (--storage 0 keeps them on the last manager)")
+        if self.backend == "vm":
+            total = self.managers + self.workers + self.storage
+            if total > MAX_VM_NODES:
+                raise LabError(f"{total} VMs: the vm backend supports up to {MAX_VM_NODES} nodes")
+            if not 512 <= self.memory <= 65536:
+                raise LabError(f"--memory {self.memory}: give MiB per VM between 512 and 65536 (1024 is enough)")
 
     def _make_nodes(self) -> list[Node]:
         network = ipaddress.ip_network(self.subnet)
         base = network.network_address
-        nodes = [Node(f"manager{i}", "manager", str(base + MANAGER_OFFSET + i)) for i in range(1, self.managers + 1)]
+        nodes = [Node(f"manager{i}", "manager", str(base + MANAGER_OFFSET + i),
+                      STORAGE_GROUPS if self.storage_on_manager and i == self.managers else ())
+                 for i in range(1, self.managers + 1)]
         nodes += [Node(f"worker{i}", "worker", str(base + WORKER_OFFSET + i)) for i in range(1, self.workers + 1)]
         nodes += [Node(f"storage{i}", "storage", str(base + STORAGE_OFFSET + i)) for i in range(1, self.storage + 1)]
         return nodes
@@ -82,6 +101,25 @@ class LabSpec:
     @property
     def prefixlen(self) -> int:
         return ipaddress.ip_network(self.subnet).prefixlen
+
+    @property
+    def port_base(self) -> int:
+        """VM labs: the first of 100 loopback ports of this lab, distinct per subnet (so two labs can run at once)."""
+        return 20000 + 100 * ipaddress.ip_network(self.subnet).network_address.packed[2]
+
+    def ssh_endpoint(self, node: Node) -> tuple[str, int]:
+        """Where the control host reaches a node's sshd."""
+        if self.backend == "vm":
+            return "127.0.0.1", self.port_base + 1 + self.nodes.index(node)
+        return node.address, 22
+
+    def published_endpoint(self, node: Node, port: int) -> tuple[str, int]:
+        """Where the control host reaches a port a node publishes (VM labs forward VM_FORWARDED_PORTS only)."""
+        if self.backend != "vm":
+            return node.address, port
+        if port not in VM_FORWARDED_PORTS:
+            raise LabError(f"port {port} is not forwarded from the VMs (forwarded: {VM_FORWARDED_PORTS})")
+        return "127.0.0.1", self.port_base + 50 + 3 * self.nodes.index(node) + VM_FORWARDED_PORTS.index(port)
 
     @property
     def state_dir(self) -> Path:
@@ -106,4 +144,5 @@ class LabSpec:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "managers": self.managers, "workers": self.workers, "storage": self.storage,
-                "subnet": self.subnet, "backend": self.backend, "domain": self.domain}
+                "subnet": self.subnet, "backend": self.backend, "domain": self.domain, "memory": self.memory,
+                "storage_on_manager": self.storage_on_manager}

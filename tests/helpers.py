@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 TEST_LAB_NAME = os.environ.get("SWARMFORGE_TEST_LAB", "sftest")
 TEST_LAB_SUBNET = os.environ.get("SWARMFORGE_TEST_LAB_SUBNET", "172.28.90.0/24")
+# The VM lane's lab (qemu VMs: real kernels for the routing mesh, VIPs and NFS volumes).
+VM_LAB_NAME = os.environ.get("SWARMFORGE_VM_LAB", "sfvm")
+VM_LAB_SUBNET = os.environ.get("SWARMFORGE_VM_LAB_SUBNET", "172.28.92.0/24")
 RECAP_LINE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 

@@ -1,9 +1,10 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
-Stages run in order: lint -> unit -> integration -> molecule -> lab (brings up the shared test lab) -> e2e ->
-lifecycle. Each stage is one
-pytest run whose JUnit report feeds the totals. The shared lab is removed at the end unless SWARMFORGE_KEEP_LAB=1.
-Pass stage names to run only those (e.g. `python tests/run_suite.py unit integration`).
+Stages run in order: lint -> unit -> integration -> molecule -> lab (brings up the shared container lab) -> e2e ->
+lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is
+one pytest run whose JUnit report feeds the totals. A lab is removed when the next stage needs the other one (the
+VMs need every core) and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run only those (e.g.
+`python tests/run_suite.py unit integration`).
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / ".lab" / "reports"
 sys.path.insert(0, str(REPO / "tests"))
 
-from helpers import TEST_LAB_NAME, TEST_LAB_SUBNET, ansible_env  # noqa: E402
+from helpers import TEST_LAB_NAME, TEST_LAB_SUBNET, VM_LAB_NAME, VM_LAB_SUBNET, ansible_env  # noqa: E402
+
+# The labs stages share: name, `lab up` arguments.
+LABS = {
+    "containers": (TEST_LAB_NAME, ["--subnet", TEST_LAB_SUBNET]),
+    "vm": (VM_LAB_NAME, ["--backend", "vm", "--subnet", VM_LAB_SUBNET]),
+}
 
 
 @dataclass
 class Stage:
     name: str
     paths: list[str]
-    needs_lab: bool = False
+    lab: str | None = None  # a key of LABS
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -42,10 +49,11 @@ STAGES = [
     Stage("integration", ["tests/integration", "tests/preflight"]),
     # Each Molecule scenario brings up and removes lab nodes of its own.
     Stage("molecule", ["tests/molecule"]),
-    Stage("lab", ["tests/lab"], needs_lab=True),
-    Stage("e2e", ["tests/e2e"], needs_lab=True),
-    # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs last.
-    Stage("lifecycle", ["tests/lifecycle"], needs_lab=True),
+    Stage("lab", ["tests/lab"], lab="containers"),
+    Stage("e2e", ["tests/e2e"], lab="containers"),
+    # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e.
+    Stage("lifecycle", ["tests/lifecycle"], lab="containers"),
+    Stage("vm", ["tests/vm"], lab="vm"),
 ]
 
 
@@ -84,37 +92,45 @@ def run_stage(stage: Stage) -> None:
           f"in {stage.seconds:.0f}s", flush=True)
 
 
-def lab(*args: str) -> int:
-    return subprocess.run([sys.executable, "-m", "lab", "--name", TEST_LAB_NAME, *args], cwd=REPO, check=False).returncode
+def lab(kind: str, *args: str) -> int:
+    name = LABS[kind][0]
+    return subprocess.run([sys.executable, "-m", "lab", "--name", name, *args], cwd=REPO, check=False).returncode
 
 
 def main(selected: list[str]) -> int:
     REPORTS.mkdir(parents=True, exist_ok=True)
     stages = [stage for stage in STAGES if not selected or stage.name in selected]
     timings: list[tuple[str, float]] = []
-    lab_failed = False
-    lab_up = False
+    failed_labs: set[str] = set()
+    current: str | None = None  # the lab that is up
+    keep = os.environ.get("SWARMFORGE_KEEP_LAB") == "1"
+
+    def timed(label: str, kind: str, *args: str) -> int:
+        started = time.monotonic()
+        code = lab(kind, *args)
+        timings.append((label, time.monotonic() - started))
+        return code
+
     suite_started = time.monotonic()
     try:
         for stage in stages:
-            if stage.needs_lab and not lab_up:
-                started = time.monotonic()
-                print(f"\n== lab up: {TEST_LAB_NAME} ({TEST_LAB_SUBNET})", flush=True)
-                lab_failed = lab("up", "--subnet", TEST_LAB_SUBNET) != 0
-                lab_up = True
-                timings.append(("lab up", time.monotonic() - started))
-                if lab_failed:
+            if stage.lab and stage.lab != current:
+                if current and not keep:
+                    timed(f"{current} down", current, "down")
+                name, options = LABS[stage.lab]
+                print(f"\n== lab up: {name} ({stage.lab}: {' '.join(options)})", flush=True)
+                if timed(f"{stage.lab} up", stage.lab, "up", *options) != 0:
+                    failed_labs.add(stage.lab)
                     print("== lab up failed: the stages that need it count as failed", flush=True)
-            if stage.needs_lab and lab_failed:
+                current = stage.lab
+            if stage.lab in failed_labs:
                 stage.failed += 1
                 continue
             run_stage(stage)
             timings.append((stage.name, stage.seconds))
     finally:
-        if lab_up and os.environ.get("SWARMFORGE_KEEP_LAB") != "1":
-            started = time.monotonic()
-            lab("down")
-            timings.append(("lab down", time.monotonic() - started))
+        if current and not keep:
+            timed(f"{current} down", current, "down")
 
     passed = sum(stage.passed for stage in stages)
     failed = sum(stage.failed for stage in stages)

@@ -25,8 +25,8 @@ class Cluster:
     first_converge: str
 
     def host(self, node: str):
-        address = next(n.address for n in self.spec.nodes if n.name == node)
-        return testinfra.get_host(f"paramiko://root@{address}", ssh_identity_file=str(self.spec.key_path))
+        address, port = self.spec.ssh_endpoint(next(n for n in self.spec.nodes if n.name == node))
+        return testinfra.get_host(f"paramiko://root@{address}:{port}", ssh_identity_file=str(self.spec.key_path))
 
     def docker_json(self, node: str, command: str) -> list | dict:
         result = self.host(node).run(command)

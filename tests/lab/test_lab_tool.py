@@ -8,10 +8,12 @@ import time
 
 import docker
 import pytest
+import yaml
 
 from helpers import REPO, lab_inventory, lab_state, run
 from lab.containers import LABEL
 from lab.image import ensure_image, image_name, recipe_tag
+from lab.inventory import render
 from lab.spec import LabError, LabSpec
 
 PROBE_LAB = "sfprobe"
@@ -57,10 +59,34 @@ def test_second_image_request_uses_the_cache(engine: docker.DockerClient) -> Non
     ({"managers": 0}, "--managers 0: the lab supports 1 to 9 managers"),
     ({"subnet": "10.1.2.0/28"}, "--subnet 10.1.2.0/28: give an IPv4 network of /24 or larger"),
     ({"name": "9lab"}, "lab name '9lab': use letters, digits and '-', starting with a letter"),
+    ({"backend": "vm", "managers": 9, "workers": 7}, "17 VMs: the vm backend supports up to 16 nodes"),
+    ({"backend": "vm", "memory": 256}, "--memory 256: give MiB per VM between 512 and 65536"),
+    ({"storage": 1, "storage_on_manager": True}, "--storage 1 with --storage-on-manager: choose one place"),
 ])
 def test_bad_spec_is_refused_with_the_fix(options: dict, message: str) -> None:
     with pytest.raises(LabError, match=message.replace("(", r"\(").replace(")", r"\)")):
         LabSpec(**options)
+
+
+def test_vm_inventory_reaches_sshd_on_loopback_and_keeps_the_lab_addresses() -> None:
+    """The inventory shape is the same for both backends; only how Ansible connects differs."""
+    spec = LabSpec(name="sfshape", backend="vm", managers=3, workers=0, storage=0, storage_on_manager=True,
+                   subnet="172.28.93.0/24")
+    inventory = yaml.safe_load(render(spec, []).split("---\n", 1)[1])["all"]
+    managers = inventory["children"]["swarm"]["children"]["swarm_managers"]["hosts"]
+    assert managers["manager1"] == {"ansible_host": "127.0.0.1", "ansible_port": 29301,
+                                    "lab_address": "172.28.93.11", "swarm_advertise_addr": "172.28.93.11"}
+    assert managers["manager3"]["ansible_port"] == 29303
+    assert inventory["children"]["nfs_servers"]["hosts"] == {"manager3": None}
+    assert inventory["children"]["registries"]["hosts"] == {"manager3": None}
+    assert inventory["vars"]["ansible_connection"] == "ssh"
+    assert spec.published_endpoint(spec.nodes[1], 8081) == ("127.0.0.1", 29354)
+    with pytest.raises(LabError, match="port 9000 is not forwarded"):
+        spec.published_endpoint(spec.nodes[0], 9000)
+    containers = LabSpec(name="sfshape", subnet="172.28.93.0/24")
+    storage = yaml.safe_load(render(containers, []).split("---\n", 1)[1])["all"]["children"]["nfs_servers"]["hosts"]
+    assert storage == {"storage1": {"ansible_host": "172.28.93.31", "lab_address": "172.28.93.31"}}
+    assert containers.published_endpoint(containers.nodes[0], 8080) == ("172.28.93.11", 8080)
 
 
 def test_up_status_then_down_leaves_nothing_behind(engine: docker.DockerClient) -> None:
