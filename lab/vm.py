@@ -157,6 +157,7 @@ class VmBackend:
                 f"LAB_GATEWAY={spec.gateway}\n"
                 f"APT_PROXY=http://{GUEST_APT_PROXY[0]}:{GUEST_APT_PROXY[1]}\n", encoding="utf-8")
             target.unlink(missing_ok=True)
+            target.touch()  # mke2fs says "Creating regular file" otherwise, even with -q
             subprocess.run(["mke2fs", "-q", "-t", "ext2", "-L", "sfseed", "-d", str(seed), str(target), "1M"],
                            check=True)
 

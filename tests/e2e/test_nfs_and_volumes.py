@@ -57,7 +57,7 @@ def test_nfs_volumes_exist_on_every_swarm_node_or_the_skip_was_reported(cluster)
         for node in swarm_nodes:
             assert cluster.host(node.name).run("docker volume inspect web_html").rc != 0
         pytest.skip("this kernel cannot mount NFS (no nfs4 in /proc/filesystems, no nfs module): site.yml skipped "
-                    "the NFS volumes and said so; the VM lane mounts them")
+                    "the NFS volumes and said so; the VM lane mounts them (tests/vm/test_vm_lane.py)")
     for node in swarm_nodes:
         volume = cluster.docker_json(node.name, "docker volume inspect web_html")[0]
         assert volume["Options"] == {"type": "nfs", "o": f"addr={storage_address(cluster)},nfsvers=4,rw,soft",
@@ -67,7 +67,8 @@ def test_nfs_volumes_exist_on_every_swarm_node_or_the_skip_was_reported(cluster)
 
 def test_web_tasks_share_the_nfs_html_volume(cluster) -> None:
     if not kernel_mounts_nfs(cluster):
-        pytest.skip("this kernel cannot mount NFS: the web stack runs without its shared html volume here")
+        pytest.skip("this kernel cannot mount NFS: the web stack runs without its shared html volume here; the VM "
+                    "lane runs this check (tests/vm/test_vm_lane.py)")
     service = cluster.docker_json("manager1", "docker service inspect web_web")[0]
     mounts = service["Spec"]["TaskTemplate"]["ContainerSpec"]["Mounts"]
     assert [(m["Source"], m["Target"]) for m in mounts] == [("web_html", "/www")]
