@@ -51,9 +51,8 @@ def load_spec(name: str) -> LabSpec | None:
     return LabSpec(**json.loads(state.read_text(encoding="utf-8")))
 
 
-def resolve_spec(args: argparse.Namespace) -> LabSpec:
-    """Options given now win; otherwise the running lab's own settings; otherwise the backend's defaults."""
-    saved = load_spec(args.name)
+def resolve_spec(args: argparse.Namespace, saved: LabSpec | None) -> LabSpec:
+    """Options given now win; otherwise the running lab's own settings (saved); otherwise the backend's defaults."""
     backend = args.backend or (saved.backend if saved else "containers")
     if saved and saved.backend == backend:
         base = saved.to_dict()
@@ -70,8 +69,8 @@ def resolve_spec(args: argparse.Namespace) -> LabSpec:
 
 def cmd_up(args: argparse.Namespace) -> None:
     started = time.monotonic()
-    spec = resolve_spec(args)
     saved = load_spec(args.name)
+    spec = resolve_spec(args, saved)
     if saved and saved.backend != spec.backend:
         log(f"lab {spec.name!r} runs on {saved.backend}; removing it to bring it up on {spec.backend}")
         cmd_down(args)

@@ -43,15 +43,9 @@ def _connection(spec: LabSpec) -> dict:
 
 def render(spec: LabSpec, images: list[dict[str, str]]) -> str:
     def group(name: str) -> dict:
-        return {node.name: _host_vars(spec, node) for node in spec.nodes if name in node.groups}
-
-    def members(name: str) -> dict:
-        """A group whose hosts have their variables where they are listed first."""
-        return {node.name: {} for node in spec.nodes if name in node.groups}
-
-    # Storage nodes are listed first here; a manager that also serves NFS already has its variables.
-    storage_hosts = {node.name: _host_vars(spec, node) if node.role == "storage" else {}
-                     for node in spec.nodes if "nfs_servers" in node.groups}
+        """A host's variables stand in its first group (Node.groups[0]); other groups only list it."""
+        return {node.name: _host_vars(spec, node) if node.groups[0] == name else {}
+                for node in spec.nodes if name in node.groups}
 
     inventory = {
         "all": {
@@ -70,8 +64,8 @@ def render(spec: LabSpec, images: list[dict[str, str]]) -> str:
             "children": {
                 "swarm": {"children": {"swarm_managers": {"hosts": group("swarm_managers")},
                                        "swarm_workers": {"hosts": group("swarm_workers")}}},
-                "nfs_servers": {"hosts": storage_hosts},
-                "registries": {"hosts": members("registries")},
+                "nfs_servers": {"hosts": group("nfs_servers")},
+                "registries": {"hosts": group("registries")},
             },
         }
     }

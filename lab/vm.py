@@ -36,12 +36,12 @@ def vm_dir(spec: LabSpec, node: Node) -> Path:
     return spec.state_dir / "vm" / node.name
 
 
-def process_name(spec: LabSpec, node: Node) -> str:
+def process_name(spec: LabSpec, node_name: str) -> str:
     """The qemu -name of a node: also how teardown makes sure a PID is still the VM it started."""
-    return f"swarmforge-{spec.name}-{node.name}"
+    return f"swarmforge-{spec.name}-{node_name}"
 
 
-def _mac(spec: LabSpec, node: Node, nic: int) -> str:
+def _mac(node: Node, nic: int) -> str:
     octets = ipaddress.ip_address(node.address).packed
     return f"52:54:{nic:02x}:{octets[1]:02x}:{octets[2]:02x}:{octets[3]:02x}"
 
@@ -117,7 +117,7 @@ class VmBackend:
             self._ensure_vm(spec, node, image, kvm, public_key, apt_port)
 
     def _remove(self, spec: LabSpec, folder: Path) -> None:
-        pid = _pid_of(folder, f"swarmforge-{spec.name}-{folder.name}")
+        pid = _pid_of(folder, process_name(spec, folder.name))
         if pid is not None:
             _kill(pid)
         shutil.rmtree(folder, ignore_errors=True)
@@ -125,7 +125,7 @@ class VmBackend:
     def _ensure_vm(self, spec: LabSpec, node: Node, image: VmImage, kvm: bool, public_key: str,
                    apt_port: int) -> None:
         folder = vm_dir(spec, node)
-        name = process_name(spec, node)
+        name = process_name(spec, node.name)
         stamp = folder / "image"
         if folder.is_dir() and (not stamp.is_file() or stamp.read_text(encoding="utf-8") != image.folder.name):
             log(f"VM {node.name} was made from an older image; recreating it")
@@ -151,8 +151,8 @@ class VmBackend:
             (seed / "authorized_keys").write_text(public_key + "\n", encoding="utf-8")
             (seed / "node.env").write_text(
                 f"NODE_NAME={node.name}\n"
-                f"USER_MAC={_mac(spec, node, 1)}\n"
-                f"LAB_MAC={_mac(spec, node, 2)}\n"
+                f"USER_MAC={_mac(node, 1)}\n"
+                f"LAB_MAC={_mac(node, 2)}\n"
                 f"LAB_ADDRESS={node.address}/{spec.prefixlen}\n"
                 f"LAB_GATEWAY={spec.gateway}\n"
                 f"APT_PROXY=http://{GUEST_APT_PROXY[0]}:{GUEST_APT_PROXY[1]}\n", encoding="utf-8")
@@ -163,7 +163,7 @@ class VmBackend:
 
     def _command(self, spec: LabSpec, node: Node, image: VmImage, kvm: bool, apt_port: int,
                  folder: Path) -> list[str]:
-        name = process_name(spec, node)
+        name = process_name(spec, node.name)
         ssh_host, ssh_port = spec.ssh_endpoint(node)
         forwards = [f"hostfwd=tcp:{ssh_host}:{ssh_port}-:22"]
         for port in VM_FORWARDED_PORTS:
@@ -184,9 +184,9 @@ class VmBackend:
             "-drive", f"file={folder / 'disk.qcow2'},if=virtio,format=qcow2,cache=unsafe,discard=unmap",
             "-drive", f"file={folder / 'seed.img'},if=virtio,format=raw,readonly=on",
             "-netdev", f"user,id=user,restrict=on,{','.join(forwards)}",
-            "-device", f"virtio-net-pci,netdev=user,mac={_mac(spec, node, 1)}",
+            "-device", f"virtio-net-pci,netdev=user,mac={_mac(node, 1)}",
             "-netdev", f"socket,id=lab,mcast={group}:{spec.port_base},localaddr=127.0.0.1",
-            "-device", f"virtio-net-pci,netdev=lab,mac={_mac(spec, node, 2)}",
+            "-device", f"virtio-net-pci,netdev=lab,mac={_mac(node, 2)}",
             "-object", "rng-random,filename=/dev/urandom,id=rng", "-device", "virtio-rng-pci,rng=rng",
         ]
 
@@ -203,7 +203,7 @@ class VmBackend:
         result = []
         for node in spec.nodes:
             folder = vm_dir(spec, node)
-            if _pid_of(folder, process_name(spec, node)) is not None:
+            if _pid_of(folder, process_name(spec, node.name)) is not None:
                 state = "running"
             else:
                 state = "stopped" if folder.is_dir() else "missing"
