@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,19 +12,26 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers import REPO, TEST_LAB_NAME, TEST_LAB_SUBNET, lab_state  # noqa: E402
+from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, lab_cli, lab_state  # noqa: E402
 
 
-def _lab(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "lab", "--name", TEST_LAB_NAME, *args], cwd=REPO, check=True, timeout=1200)
+def _session_lab(name: str, up: tuple[str, ...], timeout: float) -> Iterator[str]:
+    """The suite runner brings a lab up once for all the stages that share it; a test run alone brings it up itself
+    and removes it afterwards (unless SWARMFORGE_KEEP_LAB=1)."""
+    created = lab_state(name) is None
+    assert lab_cli(name, "up", *up, timeout=timeout, capture=False).returncode == 0, f"lab {name}: `up` failed"
+    yield name
+    if created and os.environ.get("SWARMFORGE_KEEP_LAB") != "1":
+        assert lab_cli(name, "down", timeout=timeout, capture=False).returncode == 0, f"lab {name}: `down` failed"
 
 
 @pytest.fixture(scope="session")
 def test_lab() -> Iterator[str]:
-    """The lab the end-to-end tests share. The suite runner brings it up once for all stages; a test run alone
-    brings it up itself and removes it afterwards (unless SWARMFORGE_KEEP_LAB=1)."""
-    created = lab_state(TEST_LAB_NAME) is None
-    _lab("up", "--subnet", TEST_LAB_SUBNET)
-    yield TEST_LAB_NAME
-    if created and os.environ.get("SWARMFORGE_KEEP_LAB") != "1":
-        _lab("down")
+    """The container lab the end-to-end and lifecycle tests share."""
+    yield from _session_lab(TEST_LAB_NAME, TEST_LAB_UP, timeout=1200)
+
+
+@pytest.fixture(scope="session")
+def vm_lab() -> Iterator[str]:
+    """The VM lane's lab: three qemu VMs, the last manager serving NFS and the registry."""
+    yield from _session_lab(VM_LAB_NAME, VM_LAB_UP, timeout=1800)  # emulated VMs boot slowly

@@ -16,6 +16,9 @@ TEST_LAB_SUBNET = os.environ.get("SWARMFORGE_TEST_LAB_SUBNET", "172.28.90.0/24")
 # The VM lane's lab (qemu VMs: real kernels for the routing mesh, VIPs and NFS volumes).
 VM_LAB_NAME = os.environ.get("SWARMFORGE_VM_LAB", "sfvm")
 VM_LAB_SUBNET = os.environ.get("SWARMFORGE_VM_LAB_SUBNET", "172.28.92.0/24")
+# How the suite brings each lab up (`python -m lab --name NAME up ...`).
+TEST_LAB_UP = ("--subnet", TEST_LAB_SUBNET)
+VM_LAB_UP = ("--backend", "vm", "--subnet", VM_LAB_SUBNET)
 RECAP_LINE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -43,6 +46,13 @@ def recap(output: str) -> dict[str, dict[str, int]]:
     """PLAY RECAP lines as {host: {ok, changed, unreachable, failed}}."""
     return {host: {"ok": int(ok), "changed": int(changed), "unreachable": int(unreachable), "failed": int(failed)}
             for host, ok, changed, unreachable, failed in RECAP_LINE.findall(output)}
+
+
+def lab_cli(name: str, *args: str, timeout: float | None = 900,
+            capture: bool = True) -> subprocess.CompletedProcess[str]:
+    """`python -m lab --name NAME ARGS...` from the repository; capture=False lets its progress through."""
+    return subprocess.run([sys.executable, "-m", "lab", "--name", name, *args], cwd=REPO, capture_output=capture,
+                          text=True, timeout=timeout, check=False)
 
 
 def lab_state(name: str) -> dict | None:

@@ -21,13 +21,10 @@ REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / ".lab" / "reports"
 sys.path.insert(0, str(REPO / "tests"))
 
-from helpers import TEST_LAB_NAME, TEST_LAB_SUBNET, VM_LAB_NAME, VM_LAB_SUBNET, ansible_env  # noqa: E402
+from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, ansible_env, lab_cli  # noqa: E402
 
 # The labs stages share: name, `lab up` arguments.
-LABS = {
-    "containers": (TEST_LAB_NAME, ["--subnet", TEST_LAB_SUBNET]),
-    "vm": (VM_LAB_NAME, ["--backend", "vm", "--subnet", VM_LAB_SUBNET]),
-}
+LABS = {"containers": (TEST_LAB_NAME, TEST_LAB_UP), "vm": (VM_LAB_NAME, VM_LAB_UP)}
 
 
 @dataclass
@@ -92,11 +89,6 @@ def run_stage(stage: Stage) -> None:
           f"in {stage.seconds:.0f}s", flush=True)
 
 
-def lab(kind: str, *args: str) -> int:
-    name = LABS[kind][0]
-    return subprocess.run([sys.executable, "-m", "lab", "--name", name, *args], cwd=REPO, check=False).returncode
-
-
 def main(selected: list[str]) -> int:
     REPORTS.mkdir(parents=True, exist_ok=True)
     stages = [stage for stage in STAGES if not selected or stage.name in selected]
@@ -107,7 +99,7 @@ def main(selected: list[str]) -> int:
 
     def timed(label: str, kind: str, *args: str) -> int:
         started = time.monotonic()
-        code = lab(kind, *args)
+        code = lab_cli(LABS[kind][0], *args, timeout=None, capture=False).returncode
         timings.append((label, time.monotonic() - started))
         return code
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,20 +57,25 @@ class Cluster:
         raise AssertionError(f"timed out after {timeout:.0f}s waiting until {what}")
 
 
-_CONVERGE_FAILURE: list[str] = []
+_CONVERGE_FAILURES: dict[str, str] = {}
+
+
+def converge(name: str, site: Callable[[], subprocess.CompletedProcess[str]]) -> Cluster:
+    """Run site.yml (the `site` call) on a lab once for its session fixture. pytest runs a failed session fixture
+    again for every test that asks for it: after a failure, fail fast with the first error."""
+    if name in _CONVERGE_FAILURES:
+        pytest.fail(f"site.yml failed on the lab {name} (see the first error): {_CONVERGE_FAILURES[name]}")
+    first = site()
+    if first.returncode != 0:
+        _CONVERGE_FAILURES[name] = next((line for line in first.stdout.splitlines() if line.startswith("fatal:")),
+                                        f"exit {first.returncode}")[:500]
+    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-2000:]
+    return Cluster(name, LabSpec(**lab_state(name)), lab_inventory(name), first.stdout)
 
 
 @pytest.fixture(scope="session")
 def cluster(test_lab: str) -> Cluster:
-    # pytest runs a failed session fixture again for every test that asks for it: converge once, fail fast after.
-    if _CONVERGE_FAILURE:
-        pytest.fail(f"site.yml failed on the test lab (see the first error): {_CONVERGE_FAILURE[0]}")
-    first = lab_playbook(test_lab, "site.yml")
-    if first.returncode != 0:
-        _CONVERGE_FAILURE.append(next((line for line in first.stdout.splitlines() if line.startswith("fatal:")),
-                                      f"exit {first.returncode}")[:500])
-    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-2000:]
-    spec = LabSpec(**lab_state(test_lab))
+    converged = converge(test_lab, lambda: lab_playbook(test_lab, "site.yml"))
     client = docker.from_env()
-    load_into_nodes(client, spec, ensure_busybox_image(client), container_name)
-    return Cluster(test_lab, spec, lab_inventory(test_lab), first.stdout)
+    load_into_nodes(client, converged.spec, ensure_busybox_image(client), container_name)
+    return converged

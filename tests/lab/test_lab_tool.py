@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import docker
 import pytest
 import yaml
 
-from helpers import REPO, lab_inventory, lab_state, run
+from helpers import REPO, lab_cli, lab_inventory, lab_state, run
 from lab.containers import LABEL
 from lab.image import ensure_image, image_name, recipe_tag
 from lab.inventory import render
@@ -20,14 +18,9 @@ PROBE_LAB = "sfprobe"
 PROBE_SUBNET = "172.28.91.0/24"
 
 
-def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=900, check=False)
-
-
 @pytest.fixture(scope="module")
 def engine() -> docker.DockerClient:
-    result = lab_cli("engine")
+    result = lab_cli(PROBE_LAB, "engine")
     assert result.returncode == 0, result.stderr
     return docker.from_env()
 
@@ -94,7 +87,7 @@ def test_up_status_then_down_leaves_nothing_behind(engine: docker.DockerClient) 
         "a previous probe lab was left over"
     other_containers = {c.id for c in engine.containers.list(all=True)}
     try:
-        up = lab_cli("--name", PROBE_LAB, "up", "--managers", "1", "--workers", "1", "--storage", "0",
+        up = lab_cli(PROBE_LAB, "up", "--managers", "1", "--workers", "1", "--storage", "0",
                      "--subnet", PROBE_SUBNET)
         assert up.returncode == 0, up.stdout + up.stderr
         made = lab_objects(engine, PROBE_LAB)
@@ -102,21 +95,21 @@ def test_up_status_then_down_leaves_nothing_behind(engine: docker.DockerClient) 
         assert made["volumes"] == [f"{PROBE_LAB}-manager1-docker", f"{PROBE_LAB}-worker1-docker"]
         assert made["networks"] == [f"{PROBE_LAB}-lab"]
 
-        status = lab_cli("--name", PROBE_LAB, "status")
+        status = lab_cli(PROBE_LAB, "status")
         assert "manager1    manager   172.28.91.11    running" in status.stdout
         assert "worker1     worker    172.28.91.101   running" in status.stdout
 
-        again = lab_cli("--name", PROBE_LAB, "up")
+        again = lab_cli(PROBE_LAB, "up")
         assert again.returncode == 0, again.stderr
         assert "created" not in again.stdout, "a second up must reuse the running nodes"
         assert lab_objects(engine, PROBE_LAB) == made
     finally:
-        down = lab_cli("--name", PROBE_LAB, "down")
+        down = lab_cli(PROBE_LAB, "down")
     assert down.returncode == 0, down.stderr
     assert lab_objects(engine, PROBE_LAB) == {"containers": [], "volumes": [], "networks": []}
     assert other_containers <= {c.id for c in engine.containers.list(all=True)}, "down removed something not its own"
     assert not (REPO / ".lab" / PROBE_LAB).exists()
-    assert "is not up" in lab_cli("--name", PROBE_LAB, "status").stdout
+    assert "is not up" in lab_cli(PROBE_LAB, "status").stdout
 
 
 def test_ansible_reaches_every_lab_node_over_paramiko(test_lab: str) -> None:

@@ -5,11 +5,9 @@ reset (SSH still answers)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import urllib.request
 
-from helpers import REPO, TEST_LAB_SUBNET, lab_playbook, recap
+from helpers import REPO, TEST_LAB_SUBNET, lab_cli, lab_playbook, recap
 
 CONFIRMED = ["-e", "swarm_remove_node_confirmed=true"]
 
@@ -36,8 +34,9 @@ def managers(cluster, via: str = "manager1") -> dict[str, str]:
 
 
 def lab_up(cluster, managers_count: int, workers_count: int) -> None:
-    subprocess.run([sys.executable, "-m", "lab", "--name", cluster.name, "up", "--managers", str(managers_count),
-                    "--workers", str(workers_count), "--subnet", TEST_LAB_SUBNET], cwd=REPO, check=True, timeout=900)
+    up = lab_cli(cluster.name, "up", "--managers", str(managers_count), "--workers", str(workers_count),
+                 "--subnet", TEST_LAB_SUBNET, capture=False)
+    assert up.returncode == 0, f"lab {cluster.name}: `up` failed"
     cluster.refresh()
 
 

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from helpers import REPO, VM_LAB_NAME, lab_state
+from helpers import lab_cli, lab_state
 from lab.spec import LabSpec
 from lab.vm import process_name, vm_dir
-
-
-def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lab", "--name", VM_LAB_NAME, *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=900, check=False)
 
 
 def qemu_names() -> list[str]:
@@ -32,8 +25,8 @@ def test_one_qemu_per_node_and_status_says_running(vm_lab: str) -> None:
     spec = LabSpec(**lab_state(vm_lab))
     assert spec.backend == "vm" and [node.name for node in spec.nodes] == ["manager1", "manager2", "manager3"]
     mine = sorted(name for name in qemu_names() if name.startswith(f"swarmforge-{vm_lab}-"))
-    assert mine == sorted(process_name(spec, node) for node in spec.nodes)
-    status = lab_cli("status").stdout
+    assert mine == sorted(process_name(spec, node.name) for node in spec.nodes)
+    status = lab_cli(vm_lab, "status").stdout
     for node in spec.nodes:
         assert f"{node.name:<12}manager   {node.address:<16}running" in status, status
         assert (vm_dir(spec, node) / "disk.qcow2").is_file()
@@ -42,7 +35,7 @@ def test_one_qemu_per_node_and_status_says_running(vm_lab: str) -> None:
 def test_a_second_up_reuses_the_running_vms(vm_lab: str) -> None:
     spec = LabSpec(**lab_state(vm_lab))
     pids = {node.name: (vm_dir(spec, node) / "qemu.pid").read_text() for node in spec.nodes}
-    again = lab_cli("up")
+    again = lab_cli(vm_lab, "up")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "created VM" not in again.stdout
     assert pids == {node.name: (vm_dir(spec, node) / "qemu.pid").read_text() for node in spec.nodes}
