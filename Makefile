@@ -10,13 +10,14 @@ BACKEND ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab lab-up lab-down lab-status test lint unit integration molecule e2e lifecycle vm clean
+.PHONY: help deps lab lab-up lab-down lab-status test lint unit integration molecule e2e lifecycle vm bench clean
 
 help:
 	@echo "make lab         bring up the local lab and run site.yml on it (again: reuse it, rerun site.yml)"
 	@echo "make lab BACKEND=vm   the same on qemu VMs (real kernels: routing mesh, VIPs, NFS volumes)"
 	@echo "make test        the whole test suite: lint, unit, integration, molecule, lab, e2e, lifecycle, vm"
 	@echo "make lab-status  list the lab's nodes;  make lab-down  remove the lab"
+	@echo "make bench       site.yml against the project's plain shell floor on fresh labs (BENCH='floor rerun' for some)"
 
 $(DEPS_STAMP): requirements.txt requirements-dev.txt scripts/bootstrap-host.sh
 	@bash scripts/bootstrap-host.sh
@@ -44,6 +45,11 @@ test: deps
 
 lint unit integration molecule e2e lifecycle vm: deps
 	$(PY) tests/run_suite.py $@
+
+# Sections: floor full rerun scale hosts suite (all by default); BENCH_RUNS=N repeats the floor comparison.
+BENCH ?=
+bench: deps
+	$(PY) bench/run.py $(BENCH)
 
 clean: lab-down
 	rm -rf .cache .lab $(VENV)

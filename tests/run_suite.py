@@ -9,6 +9,7 @@ VMs need every core) and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass stage na
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -127,6 +128,7 @@ def main(selected: list[str]) -> int:
     passed = sum(stage.passed for stage in stages)
     failed = sum(stage.failed for stage in stages)
     skipped = sum(stage.skipped for stage in stages)
+    (REPORTS / "durations.json").write_text(json.dumps(timings) + "\n", encoding="utf-8")  # for make bench
     print("\n== durations")
     for name, seconds in timings:
         print(f"   {name:<14}{seconds:7.0f}s")

@@ -1,0 +1,248 @@
+"""make bench: site.yml against the project's own shell floor (bench/floor.sh), on fresh lab nodes, in one run.
+
+Sections (all by default; name some to run only those, e.g. `python bench/run.py floor rerun`):
+  floor   a. the shell floor vs site.yml up to swarm_networks, each on freshly made nodes (6 hosts)
+  full    b. the whole fresh site.yml (registry, NFS, volumes, stacks), per play
+  rerun   c. a no-op rerun of site.yml (changed=0 asserted), as a fraction of b
+  scale   d. scale.yml adding one worker vs the floor joining one worker
+  hosts   e. site.yml up to swarm_networks and the floor on 4 and 12 hosts (6 comes from a)
+  suite   f. each `make test` stage's duration, from the suite's last reports (.lab/reports)
+BENCH_RUNS=N repeats the floor section N times and prints min/median/max of each figure.
+
+Every lab is made fresh (down, then up) on its own network, with the lab's warm apt cache and node image: the
+figures compare the same work on the same kind of nodes in the same run. Results go to .lab/bench/bench.md and
+bench.json (ratios first, seconds beside them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+
+from helpers import lab_cli, lab_inventory, lab_playbook, recap  # noqa: E402 - after the path is set
+from lab.__main__ import load_spec  # noqa: E402 - after the path is set
+
+LAB = os.environ.get("SWARMFORGE_BENCH_LAB", "sfbench")
+SUBNET = os.environ.get("SWARMFORGE_BENCH_SUBNET", "172.28.94.0/24")
+OUT = REPO / ".lab" / "bench"
+UP_TO_NETWORKS = "host_prep,docker_engine,swarm,swarm_networks"
+# Topologies by host count: (managers, workers, storage).
+TOPOLOGIES = {4: (1, 2, 1), 6: (3, 2, 1), 12: (3, 8, 1)}
+SECTIONS = ("floor", "full", "rerun", "scale", "hosts", "suite")
+ELAPSED = re.compile(r"\)\s+(\d+):(\d+):(\d+(?:\.\d+)?)\s+\*+\s*$")
+
+
+@dataclass
+class Results:
+    rows: list[dict] = field(default_factory=list)  # {figure, ratio, seconds, against}
+    plays: list[tuple[str, float]] = field(default_factory=list)
+    stages: list[tuple[str, float]] = field(default_factory=list)
+
+    def add(self, figure: str, seconds: float, against: float | None = None, note: str = "") -> None:
+        ratio = seconds / against if against else None
+        self.rows.append({"figure": figure, "seconds": round(seconds, 1), "ratio": round(ratio, 2) if ratio else None,
+                          "against_seconds": round(against, 1) if against else None, "note": note})
+        shown = f"{ratio:5.2f}x  " if ratio else "        "
+        print(f"bench: {shown}{seconds:7.1f}s  {figure}" + (f"  ({note})" if note else ""), flush=True)
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def fresh_lab(hosts: int) -> None:
+    managers, workers, storage = TOPOLOGIES[hosts]
+    lab_cli(LAB, "down", timeout=600)
+    done = lab_cli(LAB, "up", "--subnet", SUBNET, "--managers", str(managers), "--workers", str(workers),
+                   "--storage", str(storage), timeout=1800)
+    if done.returncode != 0:
+        raise SystemExit(f"bench: lab up failed:\n{done.stdout}\n{done.stderr}")
+
+
+def hosts_file() -> Path:
+    spec = load_spec(LAB)
+    path = spec.state_dir / "bench-hosts"
+    path.write_text("".join(f"{node.name} {node.role} {node.address}\n" for node in spec.nodes), encoding="utf-8")
+    return path
+
+
+def floor(*join: str) -> float:
+    spec = load_spec(LAB)
+    command = ["bash", str(REPO / "bench" / "floor.sh"), str(hosts_file()), str(spec.key_path)]
+    if join:
+        command += ["join", *join]
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False, timeout=3600)
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(f"bench: the floor failed:\n{done.stdout}\n{done.stderr}")
+    for line in done.stdout.splitlines():
+        log(f"  {line}")
+    return seconds
+
+
+def playbook(path: str, *args: str) -> tuple[float, str]:
+    started = time.monotonic()
+    done = lab_playbook(LAB, path, *args, timeout=3600)
+    seconds = time.monotonic() - started
+    failed = [host for host, counts in recap(done.stdout).items() if counts["failed"] or counts["unreachable"]]
+    if done.returncode != 0 or failed:
+        raise SystemExit(f"bench: {path} {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}")
+    return seconds, done.stdout
+
+
+def changed(output: str) -> int:
+    return sum(counts["changed"] for counts in recap(output).values())
+
+
+def play_times(output: str) -> list[tuple[str, float]]:
+    """Each play's share of a run, from profile_tasks' running total printed under every task."""
+    marks: list[tuple[str, float]] = []
+    play = None
+    last = 0.0
+    for line in output.splitlines():
+        if line.startswith("PLAY [") and not line.startswith("PLAY RECAP"):
+            play = line[6:line.index("]")]
+            marks.append((play, -1.0))
+        match = ELAPSED.search(line)
+        if match:
+            hours, minutes, seconds = match.groups()
+            last = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+            if marks and marks[-1][1] < 0:
+                marks[-1] = (marks[-1][0], last)
+    starts = [(name, start) for name, start in marks if start >= 0]
+    totals: dict[str, float] = {}
+    for (name, start), (_, end) in zip(starts, starts[1:] + [("", last)]):
+        totals[name] = totals.get(name, 0.0) + end - start
+    return list(totals.items())
+
+
+def section_floor(results: Results, hosts: int = 6) -> tuple[float, float]:
+    fresh_lab(hosts)
+    floor_seconds = floor()
+    fresh_lab(hosts)
+    site_seconds, _ = playbook("site.yml", "--tags", UP_TO_NETWORKS)
+    return floor_seconds, site_seconds
+
+
+def summary(values: list[float]) -> str:
+    return f"min {min(values):.1f} / median {statistics.median(values):.1f} / max {max(values):.1f}"
+
+
+def run(sections: list[str]) -> Results:
+    results = Results()
+    runs = int(os.environ.get("BENCH_RUNS", "1"))
+    if "floor" in sections:
+        pairs = [section_floor(results) for _ in range(runs)]
+        floors, sites = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+        ratios = [site / base for base, site in pairs]
+        note = f"{runs} runs; ratio {summary(ratios)}" if runs > 1 else ""
+        results.add("6 hosts: shell floor (host prep, engine, swarm, network)", statistics.median(floors))
+        results.add("6 hosts: site.yml up to swarm_networks, vs the floor", statistics.median(sites),
+                    statistics.median(floors), note)
+    if {"full", "rerun"} & set(sections):
+        fresh_lab(6)
+        full_seconds, output = playbook("site.yml")
+        results.plays = play_times(output)
+        results.add("6 hosts: whole fresh site.yml (registry, NFS, volumes, 3 stacks)", full_seconds)
+        if "rerun" in sections:
+            rerun_seconds, output = playbook("site.yml")
+            count = changed(output)
+            if count:
+                raise SystemExit(f"bench: the rerun changed {count} things; it must change none:\n{output[-6000:]}")
+            results.add("6 hosts: no-op rerun of site.yml (changed=0), vs the fresh run", rerun_seconds, full_seconds)
+    if "scale" in sections:
+        managers, workers, storage = TOPOLOGIES[6]
+        fresh_lab(6)
+        floor()
+        lab_cli(LAB, "up", "--workers", str(workers + 1), timeout=900)
+        floor_join = floor("join", f"worker{workers + 1}")
+        fresh_lab(6)
+        playbook("site.yml", "--tags", UP_TO_NETWORKS)
+        lab_cli(LAB, "up", "--workers", str(workers + 1), timeout=900)
+        scale_seconds, _ = playbook("scale.yml", "--tags", UP_TO_NETWORKS)
+        results.add("scale out by one worker: shell floor", floor_join)
+        results.add("scale out by one worker: scale.yml, vs the floor", scale_seconds, floor_join)
+    if "hosts" in sections:
+        for hosts in (4, 12):
+            floor_seconds, site_seconds = section_floor(results, hosts)
+            results.add(f"{hosts} hosts: shell floor", floor_seconds)
+            results.add(f"{hosts} hosts: site.yml up to swarm_networks, vs the floor", site_seconds, floor_seconds)
+    if "suite" in sections:
+        results.stages = suite_stages()
+    if {"floor", "full", "rerun", "scale", "hosts"} & set(sections):
+        lab_cli(LAB, "down", timeout=600)
+    return results
+
+
+def suite_stages() -> list[tuple[str, float]]:
+    durations = REPO / ".lab" / "reports" / "durations.json"
+    if durations.is_file():
+        return [(name, seconds) for name, seconds in json.loads(durations.read_text(encoding="utf-8"))]
+    stages = []
+    for report in sorted((REPO / ".lab" / "reports").glob("*.xml")):
+        root = ET.parse(report).getroot()
+        suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+        stages.append((report.stem, sum(float(suite.get("time", 0)) for suite in suites)))
+    return stages
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    memory = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal"))) // (1024 * 1024)
+    return f"{os.cpu_count()} cores ({cpu}), {memory} GiB"
+
+
+def write(results: Results) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    report = {"when": stamp, "machine": machine(), "figures": results.rows,
+              "plays": [{"play": name, "seconds": round(seconds, 1)} for name, seconds in results.plays],
+              "suite_stages": [{"stage": name, "seconds": round(seconds)} for name, seconds in results.stages]}
+    (OUT / "bench.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    lines = [f"# swarmforge bench, {stamp}", "", f"Machine: {report['machine']}.", "",
+             "| figure | ratio | seconds | against (s) |", "| --- | ---: | ---: | ---: |"]
+    for row in results.rows:
+        ratio = f"{row['ratio']:.2f}x" if row["ratio"] else ""
+        against = f"{row['against_seconds']:.1f}" if row["against_seconds"] else ""
+        note = f" ({row['note']})" if row["note"] else ""
+        lines.append(f"| {row['figure']}{note} | {ratio} | {row['seconds']:.1f} | {against} |")
+    if results.plays:
+        lines += ["", "Fresh site.yml per play:", "", "| play | seconds |", "| --- | ---: |"]
+        lines += [f"| {name} | {seconds:.1f} |" for name, seconds in results.plays]
+    if results.stages:
+        lines += ["", "`make test` stages (last run):", "", "| stage | seconds |", "| --- | ---: |"]
+        lines += [f"| {name} | {seconds:.0f} |" for name, seconds in results.stages]
+    (OUT / "bench.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    log(f"written: {OUT / 'bench.md'}, {OUT / 'bench.json'}")
+
+
+def main(argv: list[str]) -> int:
+    unknown = [name for name in argv if name not in SECTIONS]
+    if unknown:
+        print(f"bench: unknown section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    results = run(argv or list(SECTIONS))
+    write(results)
+    log(f"done in {time.monotonic() - started:.0f}s; inventory of the last lab: {lab_inventory(LAB)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
