@@ -1,0 +1,315 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: swarmforge contributors
+# Apache License 2.0
+
+DOCUMENTATION = r"""
+---
+module: node_state
+short_description: Whether a host already is as a role would make it, in one read-only call
+description:
+  - Reads, in one module call, everything a role manages on a host (packages, held packages, file contents and modes,
+    managed blocks and lines, directories, services) and compares it with what the role would write.
+  - Roles call it first and skip their whole chain of tasks when I(converged) is true, so a no-op rerun costs one task
+    instead of dozens; any difference runs the full chain, which then shows each change in C(--check --diff).
+  - It never changes anything, in check mode or not.
+author: swarmforge contributors
+options:
+  packages:
+    description: Packages that must be installed.
+    type: list
+    elements: str
+    default: []
+  held:
+    description: Packages whose version must be held (C(apt-mark hold); Debian family only).
+    type: list
+    elements: str
+    default: []
+  files:
+    description: Files whose whole content (and mode, when given) must be as stated.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      content:
+        description: The exact content.
+        type: str
+        required: true
+      mode:
+        description: Octal mode, e.g. C("0644").
+        type: str
+  blocks:
+    description: Text that must stand in a file as one contiguous run of lines (a managed block with its markers).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      block:
+        description: The lines, markers included.
+        type: str
+        required: true
+  lines:
+    description: As C(ansible.builtin.lineinfile) with I(regexp) and I(line) keeps them, the last line matching
+      I(regexp) must be I(line).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      regexp:
+        description: Python regular expression.
+        type: str
+        required: true
+      line:
+        description: The line.
+        type: str
+        required: true
+  absent:
+    description: Paths that must not exist.
+    type: list
+    elements: path
+    default: []
+  directories:
+    description: Directories that must exist (with the mode, when given).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      mode:
+        description: Octal mode.
+        type: str
+  services:
+    description: systemd units and whether each must be enabled and active.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Unit name.
+        type: str
+        required: true
+      enabled:
+        description: Must be enabled (true) or not enabled (false); unset is not checked.
+        type: bool
+      active:
+        description: Must be active (true) or not active (false); unset is not checked.
+        type: bool
+attributes:
+  check_mode:
+    support: full
+    details: Read-only, so it runs the same in check mode.
+  diff_mode:
+    support: none
+    details: It lists differences in I(differences); the tasks it lets run show the diffs.
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Is the host already prepared
+  node_state:
+    packages: [chrony, nftables]
+    files:
+      - path: /etc/chrony/chrony.conf
+        content: "{{ lookup('ansible.builtin.template', 'chrony.conf.j2') }}"
+        mode: "0644"
+    services:
+      - {name: chrony, enabled: true, active: true}
+  register: prepared
+  check_mode: false
+
+- name: Prepare it
+  ansible.builtin.include_tasks: prepare.yml
+  when: not prepared.converged
+"""
+
+RETURN = r"""
+converged:
+  description: Whether everything asked for is as stated.
+  returned: always
+  type: bool
+differences:
+  description: One readable line per thing that differs.
+  returned: always
+  type: list
+  elements: str
+  sample: ["package nftables is not installed", "/etc/chrony/chrony.conf: content differs"]
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC = {
+    "packages": {"type": "list", "elements": "str", "default": []},
+    "held": {"type": "list", "elements": "str", "default": []},
+    "files": {"type": "list", "elements": "dict", "default": [], "options": {
+        "path": {"type": "path", "required": True},
+        "content": {"type": "str", "required": True},
+        "mode": {"type": "str"},
+    }},
+    "blocks": {"type": "list", "elements": "dict", "default": [], "options": {
+        "path": {"type": "path", "required": True},
+        "block": {"type": "str", "required": True},
+    }},
+    "lines": {"type": "list", "elements": "dict", "default": [], "options": {
+        "path": {"type": "path", "required": True},
+        "regexp": {"type": "str", "required": True},
+        "line": {"type": "str", "required": True},
+    }},
+    "absent": {"type": "list", "elements": "path", "default": []},
+    "directories": {"type": "list", "elements": "dict", "default": [], "options": {
+        "path": {"type": "path", "required": True},
+        "mode": {"type": "str"},
+    }},
+    "services": {"type": "list", "elements": "dict", "default": [], "options": {
+        "name": {"type": "str", "required": True},
+        "enabled": {"type": "bool"},
+        "active": {"type": "bool"},
+    }},
+}
+
+
+def read_bytes(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def mode_differs(path, wanted):
+    return wanted is not None and (os.stat(path).st_mode & 0o7777) != int(str(wanted), 8)
+
+
+def run(command):
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout
+
+
+def installed_packages(names):
+    """The subset of names that are installed, from one dpkg-query (or rpm) call."""
+    if not names:
+        return set()
+    if shutil.which("dpkg-query"):
+        _, out = run(["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *names])
+        return {line.split()[0] for line in out.splitlines() if line.endswith(" installed")}
+    if shutil.which("rpm"):
+        _, out = run(["rpm", "-q", "--qf", "%{NAME}\n", *names])
+        return {line.strip() for line in out.splitlines() if line.strip() in names}
+    return set()
+
+
+def held_packages():
+    if not shutil.which("apt-mark"):
+        return set()
+    _, out = run(["apt-mark", "showhold"])
+    return set(out.split())
+
+
+def unit_state(name):
+    _, enabled = run(["systemctl", "is-enabled", name])
+    _, active = run(["systemctl", "is-active", name])
+    return enabled.strip() in ("enabled", "enabled-runtime", "static", "alias"), active.strip() == "active"
+
+
+def file_differences(spec):
+    current = read_bytes(spec["path"])
+    if current is None:
+        return [f"{spec['path']}: missing"]
+    found = []
+    if current != spec["content"].encode():
+        found.append(f"{spec['path']}: content differs")
+    if mode_differs(spec["path"], spec["mode"]):
+        found.append(f"{spec['path']}: mode is not {spec['mode']}")
+    return found
+
+
+def block_differences(spec):
+    current = read_bytes(spec["path"])
+    if current is None:
+        return [f"{spec['path']}: missing"]
+    lines = current.decode(errors="replace").splitlines()
+    wanted = spec["block"].rstrip("\n").splitlines()
+    size = len(wanted)
+    if not any(lines[start:start + size] == wanted for start in range(len(lines) - size + 1)):
+        return [f"{spec['path']}: the managed block differs"]
+    return []
+
+
+def line_differences(spec):
+    current = read_bytes(spec["path"])
+    if current is None:
+        return [f"{spec['path']}: missing"]
+    pattern = re.compile(spec["regexp"])
+    matching = [line for line in current.decode(errors="replace").splitlines() if pattern.search(line)]
+    if not matching or matching[-1] != spec["line"]:
+        return [f"{spec['path']}: the line matching {spec['regexp']} is not {spec['line']!r}"]
+    return []
+
+
+def directory_differences(spec):
+    if not os.path.isdir(spec["path"]):
+        return [f"{spec['path']}: not a directory"]
+    if mode_differs(spec["path"], spec["mode"]):
+        return [f"{spec['path']}: mode is not {spec['mode']}"]
+    return []
+
+
+def service_differences(spec):
+    enabled, active = unit_state(spec["name"])
+    found = []
+    if spec["enabled"] is not None and enabled != spec["enabled"]:
+        found.append(f"service {spec['name']} is {'' if enabled else 'not '}enabled")
+    if spec["active"] is not None and active != spec["active"]:
+        found.append(f"service {spec['name']} is {'' if active else 'not '}active")
+    return found
+
+
+def differences(params):
+    found = []
+    installed = installed_packages(params["packages"])
+    found += [f"package {name} is not installed" for name in params["packages"] if name not in installed]
+    if params["held"]:
+        held = held_packages()
+        found += [f"package {name} is not held" for name in params["held"] if name not in held]
+    for spec in params["files"]:
+        found += file_differences(spec)
+    for spec in params["blocks"]:
+        found += block_differences(spec)
+    for spec in params["lines"]:
+        found += line_differences(spec)
+    found += [f"{path}: exists" for path in params["absent"] if os.path.lexists(path)]
+    for spec in params["directories"]:
+        found += directory_differences(spec)
+    for spec in params["services"]:
+        found += service_differences(spec)
+    return found
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    found = differences(module.params)
+    module.exit_json(changed=False, converged=not found, differences=found)
+
+
+if __name__ == "__main__":
+    main()
