@@ -33,5 +33,5 @@ def test_lab() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def vm_lab() -> Iterator[str]:
-    """The VM lane's lab: three qemu VMs, the last manager serving NFS and the registry."""
+    """The VM lane's lab: two qemu VMs, the manager also serving NFS and the registry, and a worker."""
     yield from _session_lab(VM_LAB_NAME, VM_LAB_UP, timeout=1800)  # emulated VMs boot slowly

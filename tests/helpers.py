@@ -18,7 +18,9 @@ VM_LAB_NAME = os.environ.get("SWARMFORGE_VM_LAB", "sfvm")
 VM_LAB_SUBNET = os.environ.get("SWARMFORGE_VM_LAB_SUBNET", "172.28.92.0/24")
 # How the suite brings each lab up (`python -m lab --name NAME up ...`).
 TEST_LAB_UP = ("--subnet", TEST_LAB_SUBNET)
-VM_LAB_UP = ("--backend", "vm", "--subnet", VM_LAB_SUBNET)
+# One manager (also serving NFS and the registry) and one worker: the tutorials' smallest cluster, on real kernels.
+# Two emulated CPUs on two cores converge far faster than three.
+VM_LAB_UP = ("--backend", "vm", "--subnet", VM_LAB_SUBNET, "--managers", "1", "--workers", "1")
 RECAP_LINE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 

@@ -1,5 +1,5 @@
-"""The VM lane: a lab of three qemu VMs (three managers, the last one serving NFS and the registry), converged by
-site.yml, for what only a real kernel shows: the ingress routing mesh, service VIPs, NFS-backed volumes. The lab
+"""The VM lane: a lab of two qemu VMs (one manager, also serving NFS and the registry, and one worker: the tutorials'
+smallest cluster), converged by site.yml, for what only a real kernel shows: the ingress routing mesh, service VIPs, NFS-backed volumes. The lab
 itself is the session fixture vm_lab (tests/conftest.py)."""
 
 from __future__ import annotations

@@ -23,12 +23,12 @@ def qemu_names() -> list[str]:
 
 def test_one_qemu_per_node_and_status_says_running(vm_lab: str) -> None:
     spec = LabSpec(**lab_state(vm_lab))
-    assert spec.backend == "vm" and [node.name for node in spec.nodes] == ["manager1", "manager2", "manager3"]
+    assert spec.backend == "vm" and [node.name for node in spec.nodes] == ["manager1", "worker1"]
     mine = sorted(name for name in qemu_names() if name.startswith(f"swarmforge-{vm_lab}-"))
     assert mine == sorted(process_name(spec, node.name) for node in spec.nodes)
     status = lab_cli(vm_lab, "status").stdout
     for node in spec.nodes:
-        assert f"{node.name:<12}manager   {node.address:<16}running" in status, status
+        assert f"{node.name:<12}{node.role:<10}{node.address:<16}running" in status, status
         assert (vm_dir(spec, node) / "disk.qcow2").is_file()
 
 
