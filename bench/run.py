@@ -7,7 +7,8 @@ Sections (all by default; name some to run only those, e.g. `python bench/run.py
   scale   d. scale.yml adding one worker vs the floor joining one worker
   hosts   e. site.yml up to swarm_networks and the floor on 4 and 12 hosts (6 comes from a)
   suite   f. each `make test` stage's duration, from the suite's last reports (.lab/reports)
-BENCH_RUNS=N repeats the floor section N times and prints min/median/max of each figure.
+BENCH_RUNS=N repeats the floor section N times and prints min/median/max of each figure; SWARMFORGE_KEEP_LAB=1 keeps
+the last lab up.
 
 Every lab is made fresh (down, then up) on its own network, with the lab's warm apt cache and node image: the
 figures compare the same work on the same kind of nodes in the same run. Results go to .lab/bench/bench.md and
@@ -35,7 +36,7 @@ from helpers import lab_cli, lab_inventory, lab_playbook, recap  # noqa: E402 - 
 from lab.__main__ import load_spec  # noqa: E402 - after the path is set
 
 LAB = os.environ.get("SWARMFORGE_BENCH_LAB", "sfbench")
-SUBNET = os.environ.get("SWARMFORGE_BENCH_SUBNET", "172.28.94.0/24")
+SUBNET = os.environ.get("SWARMFORGE_BENCH_SUBNET", "172.28.97.0/24")
 OUT = REPO / ".lab" / "bench"
 UP_TO_NETWORKS = "host_prep,docker_engine,swarm,swarm_networks"
 # Topologies by host count: (managers, workers, storage).
@@ -129,7 +130,7 @@ def play_times(output: str) -> list[tuple[str, float]]:
     return list(totals.items())
 
 
-def section_floor(results: Results, hosts: int = 6) -> tuple[float, float]:
+def section_floor(hosts: int = 6) -> tuple[float, float]:
     fresh_lab(hosts)
     floor_seconds = floor()
     fresh_lab(hosts)
@@ -145,7 +146,7 @@ def run(sections: list[str]) -> Results:
     results = Results()
     runs = int(os.environ.get("BENCH_RUNS", "1"))
     if "floor" in sections:
-        pairs = [section_floor(results) for _ in range(runs)]
+        pairs = [section_floor() for _ in range(runs)]
         floors, sites = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
         ratios = [site / base for base, site in pairs]
         note = f"{runs} runs; ratio {summary(ratios)}" if runs > 1 else ""
@@ -177,12 +178,12 @@ def run(sections: list[str]) -> Results:
         results.add("scale out by one worker: scale.yml, vs the floor", scale_seconds, floor_join)
     if "hosts" in sections:
         for hosts in (4, 12):
-            floor_seconds, site_seconds = section_floor(results, hosts)
+            floor_seconds, site_seconds = section_floor(hosts)
             results.add(f"{hosts} hosts: shell floor", floor_seconds)
             results.add(f"{hosts} hosts: site.yml up to swarm_networks, vs the floor", site_seconds, floor_seconds)
     if "suite" in sections:
         results.stages = suite_stages()
-    if {"floor", "full", "rerun", "scale", "hosts"} & set(sections):
+    if {"floor", "full", "rerun", "scale", "hosts"} & set(sections) and os.environ.get("SWARMFORGE_KEEP_LAB") != "1":
         lab_cli(LAB, "down", timeout=600)
     return results
 
@@ -223,7 +224,7 @@ def write(results: Results) -> None:
         lines.append(f"| {row['figure']}{note} | {ratio} | {row['seconds']:.1f} | {against} |")
     if results.plays:
         lines += ["", "Fresh site.yml per play:", "", "| play | seconds |", "| --- | ---: |"]
-        lines += [f"| {name} | {seconds:.1f} |" for name, seconds in results.plays]
+        lines += [f"| {name.replace('|', '/')} | {seconds:.1f} |" for name, seconds in results.plays]
     if results.stages:
         lines += ["", "`make test` stages (last run):", "", "| stage | seconds |", "| --- | ---: |"]
         lines += [f"| {name} | {seconds:.0f} |" for name, seconds in results.stages]
