@@ -23,7 +23,7 @@ from lab.engine import ensure_engine, log
 from lab.image import ensure_image
 from lab.inventory import wait_for_ssh, write
 from lab.secrets import ensure_secrets, secrets_file
-from lab.spec import DEFAULT_NAME, DEFAULT_SUBNET, REPO_ROOT, STATE_ROOT, LabError, LabSpec
+from lab.spec import CACHE_ROOT, DEFAULT_NAME, DEFAULT_SUBNET, REPO_ROOT, STATE_ROOT, LabError, LabSpec
 from lab.sshkey import ensure_key
 from lab.vm import VmBackend
 
@@ -78,7 +78,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     make_backend(spec.backend).up(spec, public_key)
     spec.state_dir.mkdir(parents=True, exist_ok=True)
     (spec.state_dir / "state.json").write_text(json.dumps(spec.to_dict(), indent=2) + "\n", encoding="utf-8")
-    images = export_app_images(ensure_engine(), STATE_ROOT / "cache" / "images")
+    images = export_app_images(ensure_engine(), CACHE_ROOT / "images")
     wait_for_ssh(spec)
     inventory = write(spec, images)
     ensure_secrets(spec)

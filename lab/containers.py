@@ -14,7 +14,7 @@ from lab import aptproxy
 from lab.backend import NodeStatus
 from lab.engine import ensure_engine, log
 from lab.image import ensure_image
-from lab.spec import STATE_ROOT, LabError, LabSpec, Node
+from lab.spec import CACHE_ROOT, LabError, LabSpec, Node
 
 LABEL = "io.swarmforge.lab"
 NODE_LABEL = "io.swarmforge.lab.node"
@@ -28,7 +28,7 @@ CAPABILITIES = (
     "SYSLOG", "SYS_ADMIN", "SYS_BOOT", "SYS_CHROOT", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE",
     "SYS_RAWIO", "SYS_TIME", "SYS_TTY_CONFIG", "WAKE_ALARM",
 )
-APT_CACHE_DIR = STATE_ROOT / "cache" / "apt"
+APT_CACHE_DIR = CACHE_ROOT / "apt"
 
 
 def container_name(spec: LabSpec, node: Node) -> str:

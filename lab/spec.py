@@ -9,6 +9,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_ROOT = Path(os.environ.get("SWARMFORGE_LAB_STATE", REPO_ROOT / ".lab"))
+# What the labs download or build once (apt packages, application image archives, VM images), kept per machine rather
+# than per checkout, so a fresh clone (CI's) reuses them.
+CACHE_ROOT = Path(os.environ.get("SWARMFORGE_CACHE", Path.home() / ".cache" / "swarmforge"))
 DEFAULT_NAME = "swarmforge"
 DEFAULT_SUBNET = "172.28.88.0/24"
 

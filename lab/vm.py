@@ -22,11 +22,11 @@ from pathlib import Path
 from lab import aptproxy
 from lab.backend import NodeStatus
 from lab.engine import ensure_debian_packages, log
-from lab.spec import STATE_ROOT, VM_FORWARDED_PORTS, LabError, LabSpec, Node
-from lab.vmimage import CACHE_ROOT, VmImage, ensure_vm_image
+from lab.spec import CACHE_ROOT, STATE_ROOT, VM_FORWARDED_PORTS, LabError, LabSpec, Node
+from lab.vmimage import VM_CACHE, VmImage, ensure_vm_image
 
 QEMU = "qemu-system-x86_64"
-APT_CACHE_DIR = STATE_ROOT / "cache" / "apt"
+APT_CACHE_DIR = CACHE_ROOT / "apt"
 GUEST_APT_PROXY = ("10.0.2.100", 3142)
 ACCEL_ENV = "SWARMFORGE_VM_ACCEL"  # kvm | tcg: skip the probe
 KVM_PROBE_SECONDS = 30
@@ -77,7 +77,7 @@ def kvm_works(image: VmImage) -> bool:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
     boot_id = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="utf-8").strip()
-    cached = CACHE_ROOT / "kvm-probe"
+    cached = VM_CACHE / "kvm-probe"
     if cached.is_file():
         seen_boot, _, answer = cached.read_text(encoding="utf-8").strip().partition(" ")
         if seen_boot == boot_id:
@@ -89,7 +89,7 @@ def kvm_works(image: VmImage) -> bool:
                                timeout=KVM_PROBE_SECONDS, check=False).returncode == 0
     except subprocess.TimeoutExpired:
         works = False
-    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    VM_CACHE.mkdir(parents=True, exist_ok=True)
     cached.write_text(f"{boot_id} {'kvm' if works else 'tcg'}\n", encoding="utf-8")
     return works
 

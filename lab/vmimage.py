@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lab.engine import ensure_debian_packages, log
 from lab.image import MIRROR, SUITE, source_lines
-from lab.spec import STATE_ROOT, LabError
+from lab.spec import CACHE_ROOT, LabError
 
 # The roles' packages are installed ahead (docker.io, NFS, chrony, nftables, the registry), so a converge on software-
 # emulated CPUs spends its time on configuration, not on dpkg. apparmor: Docker refuses to start containers without
@@ -34,7 +34,7 @@ SIZE = "8G"  # the root file system as the VM sees it; the qcow2 files hold only
 # customize.sh makes one image safe to boot many times (own host keys and machine-id); customize-vm.sh adds the seed.
 CUSTOMIZE_SCRIPTS = tuple(Path(__file__).resolve().parent / "node-image" / name
                           for name in ("customize.sh", "customize-vm.sh"))
-CACHE_ROOT = STATE_ROOT / "cache" / "vm"
+VM_CACHE = CACHE_ROOT / "vm"
 
 
 def recipe_tag() -> str:
@@ -95,17 +95,17 @@ def _build(image: VmImage) -> None:
 
 
 def ensure_vm_image() -> VmImage:
-    image = VmImage(CACHE_ROOT / recipe_tag())
+    image = VmImage(VM_CACHE / recipe_tag())
     if image.complete():
         log(f"VM image {image.folder.name} is cached")
         return image
-    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    VM_CACHE.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     log(f"building VM image {image.folder.name} from Debian packages (one to two minutes)")
     _build(image)
     log(f"VM image {image.folder.name} ready in {time.monotonic() - started:.0f}s "
         f"({image.disk.stat().st_size / 2**20:.0f} MiB)")
-    for old in CACHE_ROOT.iterdir():
+    for old in VM_CACHE.iterdir():
         if old.is_dir() and old != image.folder and not old.name.startswith("swarmforge-vmimage-"):
             shutil.rmtree(old, ignore_errors=True)
     return image
