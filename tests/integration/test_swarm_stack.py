@@ -30,11 +30,18 @@ COMPOSE = {
 }
 
 
+@pytest.fixture(scope="module")
+def removed_at_the_end(swarm: docker.DockerClient):
+    yield
+    run_module("swarm_stack", {"name": STACK, "state": "absent"})
+
+
 @pytest.fixture()
-def clean(swarm: docker.DockerClient):
+def clean(swarm: docker.DockerClient, removed_at_the_end: None):
+    """Each test starts without the stack; the next test's start (or the module's end) removes what it left, so the
+    stack is removed once between two tests, not twice."""
     run_module("swarm_stack", {"name": STACK, "state": "absent"})
     yield swarm
-    run_module("swarm_stack", {"name": STACK, "state": "absent"})
 
 
 def services(engine: docker.DockerClient) -> dict[str, docker.models.services.Service]:
