@@ -165,7 +165,7 @@ def run(sections: list[str]) -> Results:
                 raise SystemExit(f"bench: the rerun changed {count} things; it must change none:\n{output[-6000:]}")
             results.add("6 hosts: no-op rerun of site.yml (changed=0), vs the fresh run", rerun_seconds, full_seconds)
     if "scale" in sections:
-        managers, workers, storage = TOPOLOGIES[6]
+        workers = TOPOLOGIES[6][1]
         fresh_lab(6)
         floor()
         lab_cli(LAB, "up", "--workers", str(workers + 1), timeout=900)
