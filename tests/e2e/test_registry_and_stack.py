@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tarfile
 import urllib.request
+
+from lab.spec import CACHE_ROOT
+
+WEB_V2_ARCHIVE = CACHE_ROOT / "images" / "swarmforge_web_v2.tar"  # what `lab up` saved for the registry role
 
 
 def registry_address(cluster) -> str:
@@ -21,6 +27,47 @@ def test_registry_serves_the_lab_images(cluster) -> None:
     assert daemon["insecure-registries"] == [registry_address(cluster)]
     pulled = cluster.host("worker2").run(f"docker pull -q {registry_address(cluster)}/swarmforge/web:v2")
     assert pulled.rc == 0, pulled.stderr
+
+
+def image_id(archive) -> str:
+    with tarfile.open(archive) as saved:
+        config = json.load(saved.extractfile("manifest.json"))[0]["Config"]
+        return "sha256:" + hashlib.sha256(saved.extractfile(config).read()).hexdigest()
+
+
+def served_config(cluster, tag: str) -> str:
+    manifest = cluster.host("manager1").run(
+        "curl -s -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "
+        f"http://{registry_address(cluster)}/v2/swarmforge/web/manifests/{tag}").stdout
+    return json.loads(manifest).get("config", {}).get("digest", "")
+
+
+def test_registry_seed_pushes_only_a_missing_tag_and_check_mode_shows_it(cluster) -> None:
+    """The registry serves the archive's exact image; a tag deleted by hand is seen in check mode, pushed back by a
+    run, and a rerun changes nothing."""
+    wanted = image_id(WEB_V2_ARCHIVE)
+    assert served_config(cluster, "v2") == wanted
+    storage = next(node.name for node in cluster.spec.nodes if node.role == "storage")
+    server = cluster.host(storage)
+    digest = server.run("curl -sI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "
+                        "http://127.0.0.1:5000/v2/swarmforge/web/manifests/v2 | "
+                        "sed -n 's/^Docker-Content-Digest: *//Ip' | tr -d '\\r'").stdout.strip()
+    assert digest.startswith("sha256:"), digest
+    assert server.run(f"curl -sf -X DELETE http://127.0.0.1:5000/v2/swarmforge/web/manifests/{digest}").rc == 0
+    assert served_config(cluster, "v2") == ""
+    args = {"images": [{"name": "swarmforge/web", "tag": "v1", "archive": str(WEB_V2_ARCHIVE.with_name(
+        "swarmforge_web_v1.tar"))}, {"name": "swarmforge/web", "tag": "v2", "archive": str(WEB_V2_ARCHIVE)}]}
+    check = cluster.module(storage, "registry_seed", args, check=True)
+    assert check["changed"] and check["pushed"] == ["swarmforge/web:v2"], check
+    assert f"swarmforge/web:v2 {wanted}" in check["diff"]["after"]
+    assert "swarmforge/web:v2 (not served)" in check["diff"]["before"]
+    assert served_config(cluster, "v2") == "", "check mode pushed nothing"
+    pushed = cluster.module(storage, "registry_seed", args)
+    assert pushed["changed"] and pushed["pushed"] == ["swarmforge/web:v2"], pushed
+    assert pushed["blobs_uploaded"] == 0, "the registry kept the blobs: only the manifest is put back"
+    assert served_config(cluster, "v2") == wanted
+    again = cluster.module(storage, "registry_seed", args)
+    assert not again["changed"] and again["pushed"] == [], again
 
 
 def web_services(cluster) -> dict[str, dict]:

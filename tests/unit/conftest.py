@@ -19,3 +19,5 @@ for util in sorted((PLUGINS / "module_utils").glob("*.py")):
     _load(f"ansible.module_utils.{util.stem}", util)
 for plugin in sorted((PLUGINS / "modules").glob("*.py")):
     _load(f"swarmforge_modules.{plugin.stem}", plugin)
+for plugin in sorted((PLUGINS / "action").glob("*.py")):
+    _load(f"swarmforge_actions.{plugin.stem}", plugin)

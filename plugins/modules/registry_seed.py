@@ -1,0 +1,249 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: swarmforge contributors
+# Apache License 2.0
+
+DOCUMENTATION = r"""
+---
+module: registry_seed
+short_description: Seed a Docker registry with image archives (docker save), pushing only what it does not serve
+description:
+  - Puts images into a registry through the registry HTTP API v2 (the CNCF distribution registry, Debian's
+    C(docker-registry)). Blobs it lacks are uploaded, then the image manifest is put under its tag. No Docker engine is
+    needed on the registry host and nothing is loaded into one.
+  - An image counts as served when the registry's manifest for I(name):I(tag) names the same image configuration
+    digest as the archive (the image ID). Only those that differ are pushed, so a rerun changes nothing.
+  - Runs with an action plugin of the same name, which reads each archive on the controller, asks this module on the host
+    what the registry serves, then prepares (layers gzip-compressed on the controller, where the CPU is fast) and
+    sends only the images to push. All images are handled by one task.
+  - Supports check mode (lists what would be pushed) and diff mode (the tags' image IDs before and after).
+author: swarmforge contributors
+options:
+  images:
+    description:
+      - The images. In the task, each names an I(archive) on the controller; the action plugin turns it into
+        I(config_digest) and, for the images to push, a prepared I(bundle) on the host.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Repository name in the registry, e.g. C(swarmforge/web).
+        type: str
+        required: true
+      tag:
+        description: Tag.
+        type: str
+        required: true
+      archive:
+        description: Path on the controller of a C(docker save) archive holding the image (read by the action plugin).
+        type: path
+      config_digest:
+        description: C(sha256:...) digest of the image configuration (set by the action plugin).
+        type: str
+      bundle:
+        description: Path on the host of the prepared blobs and manifest (set by the action plugin).
+        type: path
+  registry_url:
+    description: Base URL of the registry as the host reaches it.
+    type: str
+    default: http://127.0.0.1:5000
+  compress_level:
+    description: gzip level (1-9) of the layers pushed; 1 is fastest, 9 smallest.
+    type: int
+    default: 1
+  timeout:
+    description: Seconds to wait for each registry request.
+    type: int
+    default: 120
+attributes:
+  check_mode:
+    support: full
+    details: Lists the images that would be pushed and sends nothing.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+notes:
+  - The registry must accept pushes without authentication from the host it runs on (the registry role serves
+    C(127.0.0.1) without it).
+"""
+
+EXAMPLES = r"""
+- name: Seed the registry with the application images
+  registry_seed:
+    registry_url: http://127.0.0.1:5000
+    images:
+      - {name: swarmforge/web, tag: v1, archive: /srv/images/web_v1.tar}
+      - {name: swarmforge/haproxy, tag: "2.6", archive: /srv/images/haproxy_2.6.tar}
+"""
+
+RETURN = r"""
+images:
+  description: One entry per image.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Repository name.
+      type: str
+    tag:
+      description: Tag.
+      type: str
+    wanted:
+      description: The archive's image configuration digest.
+      type: str
+    served:
+      description: The configuration digest the registry served under the tag before this task (empty if none).
+      type: str
+    action:
+      description: C(none), C(push) (done) or, in check mode, C(push) (would be done).
+      type: str
+pushed:
+  description: C(name:tag) of each image pushed (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+blobs_uploaded:
+  description: Number of blobs uploaded (blobs the registry already had are not sent again).
+  returned: always
+  type: int
+"""
+
+import json
+import os
+import tarfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import Request
+from ansible.module_utils.six.moves.urllib.error import HTTPError
+from ansible.module_utils.six.moves.urllib.parse import urljoin, urlencode
+
+MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+)
+BUNDLE_MANIFEST = "manifest.json"  # in a bundle: the registry manifest to put, next to blobs/<hex>
+
+ARGUMENT_SPEC = dict(
+    images=dict(type="list", elements="dict", required=True, options=dict(
+        name=dict(type="str", required=True),
+        tag=dict(type="str", required=True),
+        archive=dict(type="path"),
+        config_digest=dict(type="str"),
+        bundle=dict(type="path"),
+    )),
+    registry_url=dict(type="str", default="http://127.0.0.1:5000"),
+    compress_level=dict(type="int", default=1),
+    timeout=dict(type="int", default=120),
+)
+
+
+class RegistryError(Exception):
+    pass
+
+
+class Registry:
+    def __init__(self, url, timeout):
+        self.url = url.rstrip("/") + "/"
+        self.request = Request(timeout=timeout, validate_certs=True)
+
+    def _open(self, method, path, **kwargs):
+        url = path if path.startswith("http") else urljoin(self.url, path)
+        try:
+            return self.request.open(method, url, **kwargs)
+        except HTTPError as error:
+            if error.code == 404 and method in ("GET", "HEAD"):
+                return None
+            detail = error.read().decode("utf-8", "replace")[:500] if hasattr(error, "read") else ""
+            raise RegistryError("%s %s answered %s: %s" % (method, url, error.code, detail))
+        except Exception as error:  # URLError, socket errors: the registry does not answer
+            raise RegistryError("%s %s failed: %s. Is the registry running and listening at %s?"
+                                % (method, url, error, self.url))
+
+    def served_config(self, name, tag):
+        """The configuration digest of the manifest the registry serves as name:tag, '' when it serves none."""
+        response = self._open("GET", "v2/%s/manifests/%s" % (name, tag),
+                              headers={"Accept": ", ".join(MANIFEST_TYPES)})
+        if response is None:
+            return ""
+        try:
+            return json.loads(response.read())["config"]["digest"]
+        except (ValueError, KeyError, TypeError):
+            return ""  # a schema 1 or index manifest: not what an archive holds, so it is replaced
+
+    def has_blob(self, name, digest):
+        return self._open("HEAD", "v2/%s/blobs/%s" % (name, digest)) is not None
+
+    def upload_blob(self, name, digest, stream, size):
+        started = self._open("POST", "v2/%s/blobs/uploads/" % name, data=b"")
+        location = started.headers.get("Location")
+        if not location:
+            raise RegistryError("the registry started an upload to %s without a Location" % name)
+        location = urljoin(self.url, location)
+        location += ("&" if "?" in location else "?") + urlencode({"digest": digest})
+        self._open("PUT", location, data=stream,
+                   headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)})
+
+    def put_manifest(self, name, tag, manifest):
+        self._open("PUT", "v2/%s/manifests/%s" % (name, tag), data=manifest,
+                   headers={"Content-Type": json.loads(manifest)["mediaType"]})
+
+
+def push_bundle(registry, name, tag, bundle):
+    """Upload a bundle's blobs the registry lacks, then its manifest. Returns the number of blobs sent."""
+    uploaded = 0
+    with tarfile.open(bundle, mode="r:") as archive:
+        manifest = None
+        for member in archive:
+            if member.name == BUNDLE_MANIFEST:
+                manifest = archive.extractfile(member).read()
+                continue
+            if not member.isfile() or not member.name.startswith("blobs/"):
+                continue
+            digest = "sha256:" + os.path.basename(member.name)
+            if registry.has_blob(name, digest):
+                continue
+            registry.upload_blob(name, digest, archive.extractfile(member), member.size)
+            uploaded += 1
+    if manifest is None:
+        raise RegistryError("the bundle %s has no %s" % (bundle, BUNDLE_MANIFEST))
+    registry.put_manifest(name, tag, manifest)
+    return uploaded
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    registry = Registry(module.params["registry_url"], module.params["timeout"])
+    results, pushed, uploaded = [], [], 0
+    try:
+        for image in module.params["images"]:
+            if not image["config_digest"]:
+                module.fail_json(msg="image %s:%s has no config_digest: name its archive in the task (the action "
+                                     "plugin computes it)" % (image["name"], image["tag"]))
+            served = registry.served_config(image["name"], image["tag"])
+            entry = dict(name=image["name"], tag=image["tag"], wanted=image["config_digest"], served=served,
+                         action="none" if served == image["config_digest"] else "push")
+            results.append(entry)
+            if entry["action"] == "none":
+                continue
+            pushed.append("%s:%s" % (image["name"], image["tag"]))
+            if module.check_mode or not image["bundle"]:
+                continue  # check mode, or the action plugin asking what to send
+            uploaded += push_bundle(registry, image["name"], image["tag"], image["bundle"])
+            now = registry.served_config(image["name"], image["tag"])
+            if now != image["config_digest"]:
+                raise RegistryError("after the push the registry serves %s:%s as %s, not %s"
+                                    % (image["name"], image["tag"], now or "nothing", image["config_digest"]))
+    except (RegistryError, tarfile.TarError, OSError) as error:
+        module.fail_json(msg=str(error), images=results)
+    diff = dict(
+        before="".join("%s:%s %s\n" % (e["name"], e["tag"], e["served"] or "(not served)") for e in results),
+        after="".join("%s:%s %s\n" % (e["name"], e["tag"], e["wanted"]) for e in results),
+    )
+    module.exit_json(changed=bool(pushed), images=results, pushed=pushed, blobs_uploaded=uploaded, diff=diff)
+
+
+if __name__ == "__main__":
+    main()
