@@ -1,8 +1,10 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
-Stages run in order: lint -> unit -> integration -> molecule -> lab (brings up the shared container lab) -> e2e ->
+Stages run in order: integration -> lint -> unit -> molecule -> lab (brings up the shared container lab) -> e2e ->
 lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is
-one pytest run whose JUnit report feeds the totals. A lab is removed when the next stage needs the other one (the
+one pytest run whose JUnit report feeds the totals. The integration stage mostly waits on its engine's swarm (a
+quarter of two cores, measured): it runs in the background beside lint, unit and molecule, which touch neither
+that engine's swarm nor its subnets, and is joined before the lab stage; its output is printed when it ends. A lab is removed when the next stage needs the other one (the
 VMs need every core) and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run only those (e.g.
 `python tests/run_suite.py unit integration`).
 """
@@ -33,6 +35,7 @@ class Stage:
     name: str
     paths: list[str]
     lab: str | None = None  # a key of LABS
+    joined_before: str | None = None  # runs in the background until this stage (when that one runs too)
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -42,9 +45,10 @@ class Stage:
 
 
 STAGES = [
+    # First, so that it runs in the background beside lint, unit and molecule.
+    Stage("integration", ["tests/integration", "tests/preflight"], joined_before="lab"),
     Stage("lint", ["tests/lint"]),
     Stage("unit", ["tests/unit"]),
-    Stage("integration", ["tests/integration", "tests/preflight"]),
     # Each Molecule scenario brings up and removes lab nodes of its own.
     Stage("molecule", ["tests/molecule"]),
     Stage("lab", ["tests/lab"], lab="containers"),
@@ -70,24 +74,44 @@ def count(stage: Stage, report: Path) -> None:
             stage.passed += 1
 
 
-def run_stage(stage: Stage) -> None:
+def start_stage(stage: Stage, background: bool) -> tuple[subprocess.Popen, float, Path | None] | None:
     paths = [path for path in stage.paths if (REPO / path).exists()]
     if not paths:
         print(f"== stage {stage.name}: nothing to run yet", flush=True)
-        return
+        return None
     report = REPORTS / f"{stage.name}.xml"
     report.unlink(missing_ok=True)
-    print(f"\n== stage {stage.name}: pytest {' '.join(paths)}", flush=True)
-    started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
-                             f"--junitxml={report}", *paths], cwd=REPO, env=ansible_env(), check=False)
-    stage.seconds = time.monotonic() - started
-    stage.exit_code = result.returncode
-    count(stage, report)
-    if result.returncode not in (0, 5) and stage.failed == 0:
+    where = " (in the background)" if background else ""
+    print(f"\n== stage {stage.name}{where}: pytest {' '.join(paths)}", flush=True)
+    log = REPORTS / f"{stage.name}.log" if background else None
+    sink = log.open("w", encoding="utf-8") if log else None
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
+                                f"--junitxml={report}", *paths], cwd=REPO, env=ansible_env(), stdout=sink,
+                               stderr=subprocess.STDOUT if sink else None)
+    if sink:
+        sink.close()
+    return process, time.monotonic(), log
+
+
+def finish_stage(stage: Stage, started: tuple[subprocess.Popen, float, Path | None] | None) -> None:
+    if started is None:
+        return
+    process, began, log = started
+    process.wait()
+    stage.seconds = time.monotonic() - began
+    stage.exit_code = process.returncode
+    if log:
+        print(f"\n== stage {stage.name}: its output (it ran in the background)", flush=True)
+        print(log.read_text(encoding="utf-8", errors="replace"), end="", flush=True)
+    count(stage, REPORTS / f"{stage.name}.xml")
+    if process.returncode not in (0, 5) and stage.failed == 0:
         stage.failed = 1  # pytest itself failed (collection error, crash): count it
     print(f"== stage {stage.name}: {stage.passed} passed, {stage.failed} failed, {stage.skipped} skipped "
           f"in {stage.seconds:.0f}s", flush=True)
+
+
+def run_stage(stage: Stage) -> None:
+    finish_stage(stage, start_stage(stage, background=False))
 
 
 def main(selected: list[str]) -> int:
@@ -105,8 +129,27 @@ def main(selected: list[str]) -> int:
         return code
 
     suite_started = time.monotonic()
+    names = {stage.name for stage in stages}
+    background: dict[str, tuple[Stage, object]] = {}  # stage joined before -> (stage, its process)
+
+    def join(before: str | None) -> None:
+        for key in [key for key in background if before is None or key == before]:
+            stage, started = background.pop(key)
+            finish_stage(stage, started)
+            timings.append((f"{stage.name} (bg)", stage.seconds))
+
     try:
         for stage in stages:
+            join(stage.name)
+            if stage.joined_before in names and stages[stages.index(stage) + 1].name != stage.joined_before:
+                # What both would otherwise fetch or install at once (the engine, apt packages, the node image) is
+                # made first, so that the stages running together never take the package lock together.
+                started = time.monotonic()
+                prepared = lab_cli(LABS["containers"][0], "image", timeout=None, capture=False).returncode
+                timings.append(("prepare", time.monotonic() - started))
+                if prepared == 0:
+                    background[stage.joined_before] = (stage, start_stage(stage, background=True))
+                    continue
             if stage.lab and stage.lab != current:
                 if current and not keep:
                     timed(f"{current} down", current, "down")
@@ -121,18 +164,23 @@ def main(selected: list[str]) -> int:
                 continue
             run_stage(stage)
             timings.append((stage.name, stage.seconds))
+        join(None)
     finally:
+        for stage, started in background.values():  # the suite was interrupted
+            if started:
+                started[0].terminate()
         if current and not keep:
             timed(f"{current} down", current, "down")
 
     passed = sum(stage.passed for stage in stages)
     failed = sum(stage.failed for stage in stages)
     skipped = sum(stage.skipped for stage in stages)
+    # A stage marked (bg) ran beside the ones after it: the total is the suite's wall time, not the sum.
+    timings.append(("total", time.monotonic() - suite_started))
     (REPORTS / "durations.json").write_text(json.dumps(timings) + "\n", encoding="utf-8")  # for make bench
     print("\n== durations")
     for name, seconds in timings:
-        print(f"   {name:<14}{seconds:7.0f}s")
-    print(f"   {'total':<14}{time.monotonic() - suite_started:7.0f}s")
+        print(f"   {name:<16}{seconds:7.0f}s")
     reasons = [reason for stage in stages for reason in stage.skip_reasons]
     if reasons:
         print("== skipped, with the reason")
