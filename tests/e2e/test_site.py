@@ -16,6 +16,16 @@ def test_second_run_changes_nothing(cluster) -> None:
     assert all(counts["failed"] == 0 and counts["unreachable"] == 0 for counts in hosts.values())
 
 
+def test_check_mode_on_the_converged_cluster_reports_nothing_to_change(cluster) -> None:
+    """--check --diff runs every read-only probe for real: on a converged cluster it exits 0 and changes nothing."""
+    checked = lab_playbook(cluster.name, "site.yml", "--check", "--diff")
+    assert checked.returncode == 0, checked.stdout[-4000:]
+    hosts = recap(checked.stdout)
+    assert set(hosts) >= {node.name for node in cluster.spec.nodes}
+    assert {host: counts["changed"] for host, counts in hosts.items() if counts["changed"]} == {}
+    assert "--- before" not in checked.stdout, "a converged cluster shows no diff"
+
+
 def test_engine_runs_with_the_lab_daemon_json(cluster) -> None:
     for node in cluster.spec.nodes:
         host = cluster.host(node.name)
