@@ -6,6 +6,16 @@ PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 # Lab backend for `make lab`: containers or vm (qemu VMs); empty keeps the running lab's (containers at first).
 BACKEND ?=
+# The lab's topology (empty keeps the running lab's; at first 3 managers, 2 workers, 1 storage host), e.g.
+# `make lab MANAGERS=1 WORKERS=2` for the tutorials' lab; STORAGE=0 STORAGE_ON_MANAGER=1 puts NFS and the registry
+# on the last manager.
+MANAGERS ?=
+WORKERS ?=
+STORAGE ?=
+STORAGE_ON_MANAGER ?=
+LAB_OPTIONS = $(if $(BACKEND),--backend $(BACKEND)) $(if $(MANAGERS),--managers $(MANAGERS)) \
+	$(if $(WORKERS),--workers $(WORKERS)) $(if $(STORAGE),--storage $(STORAGE)) \
+	$(if $(filter 1 yes true,$(STORAGE_ON_MANAGER)),--storage-on-manager)
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -15,6 +25,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 help:
 	@echo "make lab         bring up the local lab and run site.yml on it (again: reuse it, rerun site.yml)"
 	@echo "make lab BACKEND=vm   the same on qemu VMs (real kernels: routing mesh, VIPs, NFS volumes)"
+	@echo "make lab MANAGERS=1 WORKERS=2   another topology (also STORAGE=0 STORAGE_ON_MANAGER=1)"
 	@echo "make test        the whole test suite: lint, unit, integration, molecule, lab, e2e, lifecycle, vm"
 	@echo "make lab-status  list the lab's nodes;  make lab-down  remove the lab"
 	@echo "make bench       site.yml against the project's plain shell floor on fresh labs (BENCH='floor rerun' for some)"
@@ -29,7 +40,7 @@ $(DEPS_STAMP): requirements.txt requirements-dev.txt scripts/bootstrap-host.sh
 deps: $(DEPS_STAMP)
 
 lab-up: deps
-	$(PY) -m lab up $(if $(BACKEND),--backend $(BACKEND))
+	$(PY) -m lab up $(LAB_OPTIONS)
 
 lab: lab-up
 	ansible-playbook site.yml -i inventories/lab --vault-password-file .lab/swarmforge/vault-password

@@ -39,6 +39,10 @@ def network_name(spec: LabSpec) -> str:
     return f"{spec.name}-lab"
 
 
+def serves_nfs(node: Node) -> bool:
+    return node.role == "storage" or "nfs_servers" in node.groups
+
+
 def volume_name(spec: LabSpec, node: Node) -> str:
     return f"{spec.name}-{node.name}-docker"
 
@@ -135,7 +139,7 @@ class ContainerBackend:
             log(f"{name} runs an older node image; recreating it")
             self._remove_node(container)
             container = None
-        if container is not None and node.role == "storage" and not any(
+        if container is not None and serves_nfs(node) and not any(
                 mount.get("Destination") == "/srv" for mount in container.attrs.get("Mounts", [])):
             log(f"{name} has no data volume at /srv (made by an older lab); recreating it")
             self._remove_node(container)
@@ -157,8 +161,9 @@ class ContainerBackend:
         volume = volume_name(spec, node)
         self.client.volumes.create(volume, labels={LABEL: spec.name, NODE_LABEL: node.name})
         binds = ["/sys/fs/cgroup:/sys/fs/cgroup:rw", f"{volume}:/var/lib/docker"]
-        if node.role == "storage":
-            # The storage host's data disk: NFS exports live under /srv, and nfs-ganesha cannot export overlayfs.
+        if serves_nfs(node):
+            # The NFS server's data disk (the storage host's, or the manager's that serves NFS when there is none):
+            # exports live under /srv, and nfs-ganesha cannot export overlayfs.
             data = f"{spec.name}-{node.name}-srv"
             self.client.volumes.create(data, labels={LABEL: spec.name, NODE_LABEL: node.name})
             binds.append(f"{data}:/srv")
