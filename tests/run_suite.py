@@ -3,8 +3,9 @@
 Stages run in order: integration -> lint -> unit -> molecule -> lab (brings up the shared container lab) -> e2e ->
 lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is
 one pytest run whose JUnit report feeds the totals. The integration stage mostly waits on its engine's swarm (a
-quarter of two cores, measured): it runs in the background beside lint, unit and molecule, which touch neither
-that engine's swarm nor its subnets, and is joined before the lab stage; its output is printed when it ends. A lab is removed when the next stage needs the other one (the
+quarter of two cores, measured): it runs in the background beside lint, unit, molecule and the container lab's start
+(`lab up` and the lab stage), which touch neither that engine's swarm nor its subnets, and is joined before the e2e
+stage; its output is printed when it ends. A lab is removed when the next stage needs the other one (the
 VMs need every core) and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run only those (e.g.
 `python tests/run_suite.py unit integration`).
 """
@@ -45,8 +46,8 @@ class Stage:
 
 
 STAGES = [
-    # First, so that it runs in the background beside lint, unit and molecule.
-    Stage("integration", ["tests/integration", "tests/preflight"], joined_before="lab"),
+    # First, so that it runs in the background beside lint, unit, molecule and the lab's start.
+    Stage("integration", ["tests/integration", "tests/preflight"], joined_before="e2e"),
     Stage("lint", ["tests/lint"]),
     Stage("unit", ["tests/unit"]),
     # Each Molecule scenario brings up and removes lab nodes of its own.

@@ -13,7 +13,7 @@ import docker
 import pytest
 import testinfra
 
-from helpers import lab_env, lab_inventory, lab_playbook, lab_state, run_module
+from helpers import REPO, lab_env, lab_inventory, lab_playbook, lab_state, run_module
 from lab.appimages import ensure_busybox_image, load_into_nodes
 from lab.containers import container_name
 from lab.spec import LabSpec
@@ -66,6 +66,10 @@ def converge(name: str, site: Callable[[], subprocess.CompletedProcess[str]]) ->
     if name in _CONVERGE_FAILURES:
         pytest.fail(f"site.yml failed on the lab {name} (see the first error): {_CONVERGE_FAILURES[name]}")
     first = site()
+    # Kept for reading afterwards: profile_tasks (ansible.cfg) ends it with the slowest tasks.
+    reports = REPO / ".lab" / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / f"{name}-site.log").write_text(first.stdout + first.stderr, encoding="utf-8")
     if first.returncode != 0:
         _CONVERGE_FAILURES[name] = next((line for line in first.stdout.splitlines() if line.startswith("fatal:")),
                                         f"exit {first.returncode}")[:500]
