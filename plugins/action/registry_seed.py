@@ -49,11 +49,8 @@ def config_digest(path: str, name: str, tag: str) -> str:
     """The image ID of the archive's image: the sha256 of its configuration as stored."""
     with tarfile.open(path, mode="r:") as archive:
         entry = _archive_entry(archive, path, name, tag)
-        digest = hashlib.sha256()
-        stream = archive.extractfile(entry["Config"])
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+        config = archive.extractfile(entry["Config"]).read()  # a few kilobytes of JSON
+    return "sha256:" + hashlib.sha256(config).hexdigest()
 
 
 def _compressed_copy(source, target_path: str, level: int) -> tuple[str, int]:
@@ -62,6 +59,8 @@ def _compressed_copy(source, target_path: str, level: int) -> tuple[str, int]:
     head = source.read(2)
     with open(target_path, "wb") as raw:
         class Hashing:
+            """The file as stored, hashed as it is written."""
+
             def write(self, data):
                 digest.update(data)
                 return raw.write(data)
@@ -69,16 +68,17 @@ def _compressed_copy(source, target_path: str, level: int) -> tuple[str, int]:
             def flush(self):
                 raw.flush()
 
+        sink = Hashing()
         if head == GZIP_MAGIC:  # already compressed (archives of some engines): kept as it is
-            Hashing().write(head)
-            for chunk in iter(lambda: source.read(CHUNK), b""):
-                Hashing().write(chunk)
+            target = sink
         else:
             # mtime 0 and no file name: the same layer always compresses to the same blob.
-            with gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=Hashing(), mtime=0) as packed:
-                packed.write(head)
-                for chunk in iter(lambda: source.read(CHUNK), b""):
-                    packed.write(chunk)
+            target = gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=sink, mtime=0)
+        target.write(head)
+        for chunk in iter(lambda: source.read(CHUNK), b""):
+            target.write(chunk)
+        if target is not sink:
+            target.close()  # writes the gzip trailer; the file stays open
     return "sha256:" + digest.hexdigest(), os.path.getsize(target_path)
 
 

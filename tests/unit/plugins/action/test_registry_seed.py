@@ -92,3 +92,15 @@ def test_a_file_that_is_no_docker_save_archive_names_the_fix(tmp_path: Path) -> 
         add(target, "hello.txt", b"hi")
     with pytest.raises(AnsibleActionFail, match="docker save"):
         config_digest(str(archive), "swarmforge/web", "v1")
+
+
+def test_a_layer_already_gzip_compressed_is_kept_as_it_is(tmp_path: Path) -> None:
+    packed = gzip.compress(LAYER, mtime=0)
+    archive = tmp_path / "web.tar"
+    legacy_archive(archive, [packed], ["swarmforge/web:v1"])
+    bundle = make_bundle(str(archive), "swarmforge/web", "v1", 1, str(tmp_path / "out"))
+    with tarfile.open(bundle) as stored:
+        manifest = json.load(stored.extractfile("manifest.json"))
+        digest = manifest["layers"][0]["digest"]
+        assert stored.extractfile("blobs/" + digest.split(":")[1]).read() == packed
+    assert digest == "sha256:" + hashlib.sha256(packed).hexdigest()
