@@ -7,12 +7,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, lab_cli, lab_state  # noqa: E402
+from cluster import Cluster, converge  # noqa: E402
+from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, lab_cli, lab_playbook, lab_state  # noqa: E402
+from lab.appimages import ensure_busybox_image, load_into_nodes  # noqa: E402
+from lab.containers import container_name  # noqa: E402
 
 
 def _session_lab(name: str, up: tuple[str, ...], timeout: float) -> Iterator[str]:
@@ -35,3 +39,13 @@ def test_lab() -> Iterator[str]:
 def vm_lab() -> Iterator[str]:
     """The VM lane's lab: two qemu VMs, the manager also serving NFS and the registry, and a worker."""
     yield from _session_lab(VM_LAB_NAME, VM_LAB_UP, timeout=1800)  # emulated VMs boot slowly
+
+
+@pytest.fixture(scope="session")
+def cluster(test_lab: str) -> Cluster:
+    """The container lab converged by site.yml, once per session: the end-to-end tests read it, then the lifecycle
+    changes it step by step (the suite runs both in one session, so that one converge serves both)."""
+    converged = converge(test_lab, lambda: lab_playbook(test_lab, "site.yml"))
+    client = docker.from_env()
+    load_into_nodes(client, converged.spec, ensure_busybox_image(client), container_name)
+    return converged

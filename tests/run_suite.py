@@ -2,12 +2,13 @@
 
 Stages run in order: integration -> lint -> unit -> molecule -> lab (brings up the shared container lab) -> e2e ->
 lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is
-one pytest run whose JUnit report feeds the totals. The integration stage mostly waits on its engine's swarm (a
-quarter of two cores, measured): it runs in the background beside lint, unit, molecule and the container lab's start
-(`lab up` and the lab stage), which touch neither that engine's swarm nor its subnets, and is joined before the e2e
-stage; its output is printed when it ends. A lab is removed when the next stage needs the other one (the
-VMs need every core) and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run only those (e.g.
-`python tests/run_suite.py unit integration`).
+one pytest run whose JUnit report feeds the totals, except lifecycle, which runs in e2e's session when both run (one
+converge of the lab and one no-op rerun serve both; each still counts its own tests and time). The integration stage
+mostly waits on its engine's swarm (a quarter of two cores, measured): it runs in the background beside lint, unit,
+molecule and the container lab's start (`lab up` and the lab stage), which touch neither that engine's swarm nor its
+subnets, and is joined before the e2e stage; its output is printed when it ends. A lab is removed when the next stage
+needs the other one (the VMs need every core) and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run
+only those (e.g. `python tests/run_suite.py unit integration`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Stage:
     paths: list[str]
     lab: str | None = None  # a key of LABS
     joined_before: str | None = None  # runs in the background until this stage (when that one runs too)
+    # Runs in the same pytest session as this stage, when both run: session fixtures (the converged lab) serve both.
+    session_of: str | None = None
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -54,16 +57,23 @@ STAGES = [
     Stage("molecule", ["tests/molecule"]),
     Stage("lab", ["tests/lab"], lab="containers"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
-    # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e.
-    Stage("lifecycle", ["tests/lifecycle"], lab="containers"),
+    # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
+    # (one converge of the lab, one rerun with changed=0, for both).
+    Stage("lifecycle", ["tests/lifecycle"], lab="containers", session_of="e2e"),
     Stage("vm", ["tests/vm"], lab="vm"),
 ]
 
 
-def count(stage: Stage, report: Path) -> None:
+def count(stage: Stage, report: Path, folder: str | None = None) -> None:
+    """Add the report's outcomes to the stage; with `folder`, only those of tests under tests/<folder>, and their
+    time (JUnit's, setup included) as the stage's duration."""
     if not report.is_file():
         return
     for case in ET.parse(report).getroot().iter("testcase"):
+        if folder is not None:
+            if folder not in case.get("classname", "").split("."):
+                continue
+            stage.seconds += float(case.get("time", 0))
         outcome = {child.tag for child in case}
         if outcome & {"failure", "error"}:
             stage.failed += 1
@@ -75,14 +85,16 @@ def count(stage: Stage, report: Path) -> None:
             stage.passed += 1
 
 
-def start_stage(stage: Stage, background: bool) -> tuple[subprocess.Popen, float, Path | None] | None:
-    paths = [path for path in stage.paths if (REPO / path).exists()]
+def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
+                ) -> tuple[subprocess.Popen, float, Path | None] | None:
+    paths = [path for each in (stage, *partners) for path in each.paths if (REPO / path).exists()]
     if not paths:
         print(f"== stage {stage.name}: nothing to run yet", flush=True)
         return None
     report = REPORTS / f"{stage.name}.xml"
     report.unlink(missing_ok=True)
     where = " (in the background)" if background else ""
+    where += "".join(f", with {partner.name} in its session" for partner in partners)
     print(f"\n== stage {stage.name}{where}: pytest {' '.join(paths)}", flush=True)
     log = REPORTS / f"{stage.name}.log" if background else None
     sink = log.open("w", encoding="utf-8") if log else None
@@ -94,25 +106,35 @@ def start_stage(stage: Stage, background: bool) -> tuple[subprocess.Popen, float
     return process, time.monotonic(), log
 
 
-def finish_stage(stage: Stage, started: tuple[subprocess.Popen, float, Path | None] | None) -> None:
+def finish_stage(stage: Stage, started: tuple[subprocess.Popen, float, Path | None] | None,
+                 partners: tuple[Stage, ...] = ()) -> None:
     if started is None:
         return
     process, began, log = started
     process.wait()
-    stage.seconds = time.monotonic() - began
     stage.exit_code = process.returncode
     if log:
         print(f"\n== stage {stage.name}: its output (it ran in the background)", flush=True)
         print(log.read_text(encoding="utf-8", errors="replace"), end="", flush=True)
-    count(stage, REPORTS / f"{stage.name}.xml")
-    if process.returncode not in (0, 5) and stage.failed == 0:
+    report = REPORTS / f"{stage.name}.xml"
+    if partners:
+        # One session, several stages: each counts its own tests; the first also gets the session's own time.
+        for each in (stage, *partners):
+            count(each, report, folder=Path(each.paths[0]).name)
+            each.exit_code = process.returncode
+        stage.seconds = time.monotonic() - began - sum(partner.seconds for partner in partners)
+    else:
+        count(stage, report)
+        stage.seconds = time.monotonic() - began
+    if process.returncode not in (0, 5) and stage.failed + sum(partner.failed for partner in partners) == 0:
         stage.failed = 1  # pytest itself failed (collection error, crash): count it
-    print(f"== stage {stage.name}: {stage.passed} passed, {stage.failed} failed, {stage.skipped} skipped "
-          f"in {stage.seconds:.0f}s", flush=True)
+    for each in (stage, *partners):
+        print(f"== stage {each.name}: {each.passed} passed, {each.failed} failed, {each.skipped} skipped "
+              f"in {each.seconds:.0f}s", flush=True)
 
 
-def run_stage(stage: Stage) -> None:
-    finish_stage(stage, start_stage(stage, background=False))
+def run_stage(stage: Stage, partners: tuple[Stage, ...] = ()) -> None:
+    finish_stage(stage, start_stage(stage, background=False, partners=partners), partners)
 
 
 def main(selected: list[str]) -> int:
@@ -160,11 +182,15 @@ def main(selected: list[str]) -> int:
                     failed_labs.add(stage.lab)
                     print("== lab up failed: the stages that need it count as failed", flush=True)
                 current = stage.lab
+            if stage.session_of in names:
+                continue  # it ran in that stage's session
+            partners = tuple(other for other in stages if other.session_of == stage.name)
             if stage.lab in failed_labs:
-                stage.failed += 1
+                for each in (stage, *partners):
+                    each.failed += 1
                 continue
-            run_stage(stage)
-            timings.append((stage.name, stage.seconds))
+            run_stage(stage, partners)
+            timings.extend((each.name, each.seconds) for each in (stage, *partners))
         join(None)
     finally:
         for stage, started in background.values():  # the suite was interrupted

@@ -14,6 +14,7 @@ def test_second_run_changes_nothing(cluster) -> None:
     assert set(hosts) >= {node.name for node in cluster.spec.nodes}
     assert {host: counts["changed"] for host, counts in hosts.items() if counts["changed"]} == {}
     assert all(counts["failed"] == 0 and counts["unreachable"] == 0 for counts in hosts.values())
+    cluster.noop_rerun = again.stdout
 
 
 def test_check_mode_on_the_converged_cluster_reports_nothing_to_change(cluster) -> None:

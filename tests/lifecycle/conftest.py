@@ -1,10 +1,9 @@
-"""The lifecycle on the shared test lab: it runs after the end-to-end stage and changes the cluster step by step."""
+"""The lifecycle on the shared test lab (the `cluster` fixture, tests/conftest.py): it runs after the end-to-end tests
+and changes the cluster step by step."""
 
 from __future__ import annotations
 
 import pytest
-
-from e2e.conftest import cluster  # noqa: F401 - the converged lab, shared with the end-to-end stage
 
 _FAILED_STEP: list[str] = []
 

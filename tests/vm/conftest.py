@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from e2e.conftest import Cluster, converge
+from cluster import Cluster, converge
 from helpers import VM_LAB_NAME, lab_playbook
 
 # The lane deploys the web stack only (web servers behind haproxy, the shared html folder on NFS): the container
