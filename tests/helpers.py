@@ -83,7 +83,9 @@ def lab_playbook(name: str, path: str, *args: str, timeout: float = 1800) -> sub
 def run_module(module: str, args: dict, *, check: bool = False, diff: bool = True, host: str = "localhost",
                inventory: str | Path | None = None, extra_vars: dict | None = None,
                env: dict[str, str] | None = None) -> dict:
-    """Run one module ad hoc and return its result (the json callback keeps diff and messages)."""
+    """Run one module ad hoc and return its result (the json callback keeps diff and messages). One task: Ansible's
+    plain linear strategy, since Mitogen's start-up (an interpreter brought up for the run) costs more than it saves
+    there (measured: 2.0-2.6 s against 3.5-4.3 s for an ad hoc ping of localhost)."""
     command = [str(VENV_BIN / "ansible"), host, "-m", module] + (["-a", json.dumps(args)] if args else [])
     if inventory is not None:
         command += ["-i", str(inventory)]
@@ -93,7 +95,7 @@ def run_module(module: str, args: dict, *, check: bool = False, diff: bool = Tru
         command.append("--diff")
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]
-    completed = run(command, timeout=900, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+    completed = run(command, timeout=900, ANSIBLE_STRATEGY="linear", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                     ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json", **(env or {}))
     try:
         report = json.loads(completed.stdout[completed.stdout.index("{"):])
