@@ -1,13 +1,16 @@
 """The cluster's life on the lab, one step after another, each checked with the docker CLI on a manager:
-rerun (changed=0) -> scale out by a worker and a manager -> stack update v1 -> v2 and rollback -> remove a worker and a
-manager -> rolling engine upgrade -> rotate tokens and the root CA -> status report -> lose quorum and recover ->
-reset (SSH still answers)."""
+rerun (changed=0) -> shrink from 3 managers to 1 with remove_node.yml twice (the tutorials' 1 + 2) -> grow back to 3
+managers and a third worker with scale.yml -> stack update v1 -> v2 and rollback -> two workers promoted by moving
+them into swarm_managers (5 managers) and demoted by moving them back -> remove a worker -> rolling engine upgrade ->
+rotate tokens and the root CA -> status report -> lose quorum and recover -> reset (SSH still answers)."""
 
 from __future__ import annotations
 
 import urllib.request
 
-from helpers import REPO, TEST_LAB_SUBNET, lab_cli, lab_playbook, recap
+import yaml
+
+from helpers import REPO, TEST_LAB_SUBNET, lab_cli, lab_inventory, lab_playbook, recap
 
 CONFIRMED = ["-e", "swarm_remove_node_confirmed=true"]
 
@@ -63,51 +66,94 @@ def test_1_rerun_changes_nothing(cluster) -> None:
     assert changed_hosts(output) == {}
 
 
-def test_2_scale_out_by_one_worker_and_one_manager(cluster) -> None:
-    lab_up(cluster, 4, 3)
-    output = run_ok(cluster, "scale.yml", "--limit", "manager4:worker3", "-e", "swarm_allow_even_managers=true")
-    assert set(recap(output)) == {"manager4", "worker3"}, "only the new hosts are in the run"
+def test_2_shrink_to_one_manager_with_remove_node_twice(cluster) -> None:
+    # 3 -> 2 -> 1 managers, one remove_node.yml run each: quorum is checked before each demotion.
+    for name, left in (("manager3", ["Leader", "Reachable"]), ("manager2", ["Leader"])):
+        run_ok(cluster, "remove_node.yml", "-e", f"node={name}", *CONFIRMED)
+        listed = nodes(cluster)
+        assert name not in listed and sorted(managers(cluster).values()) == left
+        assert all(n["Status"] == "Ready" for n in listed.values())
+    lab_up(cluster, 1, 2)  # the lab drops the two containers: the tutorials' 1 manager + 2 workers
+    assert managers(cluster) == {"manager1": "Leader"}
+    cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "the application still answers", timeout=120)
+    # The inventory no longer lists them: site.yml drops them from every host's member rules and /etc/hosts block,
+    # then changes nothing on a second run.
+    first = run_ok(cluster, "site.yml")
+    assert set(changed_hosts(first)) <= {"manager1", "worker1", "worker2", "storage1"}
+    assert managers(cluster) == {"manager1": "Leader"}
+    assert changed_hosts(run_ok(cluster, "site.yml")) == {}
+
+
+def test_3_grow_to_three_managers_and_a_worker_with_scale(cluster) -> None:
+    lab_up(cluster, 3, 3)  # two new hosts listed as managers, one as a worker
+    output = run_ok(cluster, "scale.yml", "--limit", "manager2:manager3:worker3")
+    assert set(recap(output)) == {"manager2", "manager3", "worker3"}, "only the new hosts are in the run"
+    joined = [line for line in output.splitlines() if line.startswith("TASK [swarm : Swarm | managers join")]
+    assert joined, "the managers joined through the one-at-a-time task"
     listed = nodes(cluster)
     assert listed["worker3"]["Status"] == "Ready" and listed["worker3"]["ManagerStatus"] == ""
-    assert listed["manager4"]["Status"] == "Ready" and listed["manager4"]["ManagerStatus"] == "Reachable"
-    assert sorted(managers(cluster).values()) == ["Leader", "Reachable", "Reachable", "Reachable"]
+    assert sorted(managers(cluster).values()) == ["Leader", "Reachable", "Reachable"]
     # The members the run left out admitted the new hosts: worker3 reaches manager1's cluster port.
     manager1 = next(n.address for n in cluster.spec.nodes if n.name == "manager1")
     probe = cluster.host("worker3").run(f"timeout 3 bash -c '</dev/tcp/{manager1}/2377' && echo open")
     assert probe.stdout.strip() == "open"
-    again = run_ok(cluster, "scale.yml", "-e", "swarm_allow_even_managers=true")
+    again = run_ok(cluster, "scale.yml")
     assert changed_hosts(again) == {}, "nothing is new any more"
 
 
-def test_3_stack_update_then_rollback(cluster) -> None:
-    output = run_ok(cluster, "stacks.yml", "-e", "lab_web_version=v2", "-e", "swarm_allow_even_managers=true")
+def test_4_stack_update_then_rollback(cluster) -> None:
+    output = run_ok(cluster, "stacks.yml", "-e", "lab_web_version=v2")
     assert "web_web" in output and changed_hosts(output)
     service = cluster.docker_json("manager1", "docker service inspect web_web")[0]
     assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0].endswith("/swarmforge/web:v2")
     assert service["UpdateStatus"]["State"] == "completed"
     cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v2"}, "every answer comes from v2", timeout=60)
-    run_ok(cluster, "stacks.yml", "-e", "rollback=web", "-e", "services=web", "-e", "swarm_allow_even_managers=true")
+    run_ok(cluster, "stacks.yml", "-e", "rollback=web", "-e", "services=web")
     service = cluster.docker_json("manager1", "docker service inspect web_web")[0]
     assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0].endswith("/swarmforge/web:v1")
     assert service["UpdateStatus"]["State"] == "rollback_completed"
     cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "every answer comes from v1", timeout=60)
-    again = run_ok(cluster, "stacks.yml", "-e", "swarm_allow_even_managers=true")
+    again = run_ok(cluster, "stacks.yml")
     assert changed_hosts(again) == {}, "the rollback restored exactly what the inventory asks for"
 
 
-def test_4_remove_a_worker_and_a_manager(cluster) -> None:
-    run_ok(cluster, "remove_node.yml", "-e", "node=worker3", *CONFIRMED, "-e", "swarm_allow_even_managers=true")
-    run_ok(cluster, "remove_node.yml", "-e", "node=manager4", *CONFIRMED, "-e", "swarm_allow_even_managers=true")
+def move_to_group(cluster, hosts: list[str], group: str) -> None:
+    """Edit the lab's inventory as an operator would: each host moves, with its variables, into another group
+    (`lab up` writes the lab's own inventory back)."""
+    path = lab_inventory(cluster.name)
+    inventory = yaml.safe_load(path.read_text(encoding="utf-8"))
+    swarm = inventory["all"]["children"]["swarm"]["children"]
+    for name in hosts:
+        source = next(g for g in swarm.values() if name in (g.get("hosts") or {}))
+        swarm.setdefault(group, {}).setdefault("hosts", {})[name] = source["hosts"].pop(name)
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
+
+
+def test_5_promote_two_workers_by_moving_groups_then_back(cluster) -> None:
+    move_to_group(cluster, ["worker1", "worker2"], "swarm_managers")  # five managers, one worker
+    run_ok(cluster, "site.yml")
+    roles = managers(cluster)
+    assert sorted(roles) == ["manager1", "manager2", "manager3", "worker1", "worker2"]
+    assert sorted(roles.values()) == ["Leader", "Reachable", "Reachable", "Reachable", "Reachable"]
+    assert nodes(cluster)["worker3"]["ManagerStatus"] == ""
+    assert changed_hosts(run_ok(cluster, "site.yml")) == {}, "the five-manager cluster is converged"
+    lab_up(cluster, 3, 3)  # the lab's inventory again: worker1 and worker2 listed as workers
+    run_ok(cluster, "site.yml")
+    assert sorted(managers(cluster)) == ["manager1", "manager2", "manager3"]
+    assert all(n["Status"] == "Ready" for n in nodes(cluster).values())
+    cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "the application answers", timeout=120)
+
+
+def test_6_remove_a_worker(cluster) -> None:
+    run_ok(cluster, "remove_node.yml", "-e", "node=worker3", *CONFIRMED)
     listed = nodes(cluster)
-    assert "worker3" not in listed and "manager4" not in listed
-    assert sorted(managers(cluster).values()) == ["Leader", "Reachable", "Reachable"], "quorum intact"
-    assert all(n["Status"] == "Ready" for n in listed.values())
-    lab_up(cluster, 3, 2)  # the lab drops the two containers; the inventory is back to 3 + 2
+    assert "worker3" not in listed and all(n["Status"] == "Ready" for n in listed.values())
+    lab_up(cluster, 3, 2)  # the lab drops the container; the inventory is back to 3 + 2
     again = run_ok(cluster, "remove_node.yml", "-e", "node=worker3", *CONFIRMED)
     assert "nothing to do" in again and changed_hosts(again) == {}
 
 
-def test_5_rolling_engine_upgrade(cluster) -> None:
+def test_7_rolling_engine_upgrade(cluster) -> None:
     before = {name: n["EngineVersion"] for name, n in nodes(cluster).items()}
     output = run_ok(cluster, "upgrade.yml", "-e", "upgrade_worker_batch=50%", timeout=3600)
     order = [line.split(" on ")[-1].split(" ")[0].rstrip("]") for line in output.splitlines()
@@ -124,7 +170,7 @@ def test_5_rolling_engine_upgrade(cluster) -> None:
                for s in services), services
 
 
-def test_6_rotate_join_tokens_and_the_root_ca(cluster) -> None:
+def test_8_rotate_join_tokens_and_the_root_ca(cluster) -> None:
     manager = cluster.host("manager1")
     tokens = {kind: manager.check_output(f"docker swarm join-token -q {kind}") for kind in ("worker", "manager")}
     root = manager.check_output("docker info --format '{{.Swarm.Cluster.TLSInfo.TrustRoot}}'")
@@ -137,7 +183,7 @@ def test_6_rotate_join_tokens_and_the_root_ca(cluster) -> None:
     assert all(n["Status"] == "Ready" for n in nodes(cluster).values()), "every node holds a certificate of the new root"
 
 
-def test_7_status_report(cluster) -> None:
+def test_9_status_report(cluster) -> None:
     output = run_ok(cluster, "status.yml")
     assert f"cluster {cluster.name} (" in output and "3 managers (3 reachable, quorum 2)" in output
     markdown = (REPO / "status" / f"{cluster.name}-status.md").read_text(encoding="utf-8")
@@ -148,7 +194,7 @@ def test_7_status_report(cluster) -> None:
     assert "| web_web | replicated | 3 / 3 |" in markdown and "<link" not in page and "<script" not in page
 
 
-def test_8_lose_quorum_and_recover(cluster) -> None:
+def test_10_lose_quorum_and_recover(cluster) -> None:
     # Two of three managers are lost for good (engine stopped, swarm state gone): merely restarting them would not do.
     for name in ("manager2", "manager3"):
         lost = cluster.host(name).run("systemctl stop docker.socket docker.service && rm -rf /var/lib/docker/swarm")
@@ -168,7 +214,7 @@ def test_8_lose_quorum_and_recover(cluster) -> None:
     assert "nothing to recover" in again and changed_hosts(again) == {}
 
 
-def test_9_reset_takes_the_swarm_down_and_keeps_ssh(cluster) -> None:
+def test_11_reset_takes_the_swarm_down_and_keeps_ssh(cluster) -> None:
     refused = lab_playbook(cluster.name, "reset.yml", "-e", "swarm_reset_confirm=wrong")
     assert refused.returncode != 0 and "Not confirmed: nothing was changed" in refused.stdout
     assert nodes(cluster)["manager1"]["Status"] == "Ready"

@@ -1,16 +1,30 @@
-"""The tutorials' cluster after site.yml, asked from its only manager: one leader and two workers, ready and active,
-each advertising its lab address; the NFS exports served from the manager; every stack's tasks running and the
-applications answering on their published ports."""
+"""A whole cluster after site.yml, in whatever topology the scenario's lab has, asked from its first manager: the
+managers (one Leader, the others Reachable) and the workers, ready and active, each advertising its lab address; the
+NFS exports and the registry served from the host the inventory names; every stack's tasks running and the
+applications answering on their published ports. What to expect comes from the lab's own description of its nodes
+(.lab/<lab>/state.json), not from a list written here."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import uuid
+from pathlib import Path
 
-SUBNET_BASE = os.environ.get("SWARMFORGE_MOLECULE_SUBNET", "172.28.96.0/24").rsplit(".", 1)[0]
-ADDRESSES = {"manager1": f"{SUBNET_BASE}.11", "worker1": f"{SUBNET_BASE}.101", "worker2": f"{SUBNET_BASE}.102"}
+import pytest
+import testinfra
+
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+sys.path.insert(0, str(PROJECT))
+
+from lab.__main__ import load_spec  # noqa: E402 - after the path is set
+
+SPEC = load_spec(os.environ["SWARMFORGE_MOLECULE_LAB"])
+SWARM = {node.name: node for node in SPEC.nodes if node.role in ("manager", "worker")}
+MANAGERS = sorted(name for name, node in SWARM.items() if node.role == "manager")
+STORAGE = next(node for node in SPEC.nodes if "nfs_servers" in node.groups)
 STACK_PORTS = {"web": 8080, "guestbook": 8081, "visualizer": 8082}
 
 
@@ -21,19 +35,27 @@ def json_lines(host, command: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
-def test_one_leader_and_two_workers_ready_and_active(host) -> None:
+@pytest.fixture(scope="module")
+def storage_host():
+    inventory = PROJECT / ".lab" / SPEC.name / "inventory"
+    return testinfra.get_host(f"ansible://{STORAGE.name}?ansible_inventory={inventory}")
+
+
+def test_managers_and_workers_ready_and_active(host) -> None:
     nodes = {node["Hostname"]: node for node in json_lines(host, "docker node ls")}
-    assert {name: node["ManagerStatus"] for name, node in nodes.items()} == {
-        "manager1": "Leader", "worker1": "", "worker2": ""}
+    assert set(nodes) == set(SWARM), "the swarm has exactly the lab's managers and workers (not the storage host)"
+    statuses = {name: node["ManagerStatus"] for name, node in nodes.items()}
+    assert list(statuses.values()).count("Leader") == 1, statuses
+    assert {name for name, status in statuses.items() if status in ("Leader", "Reachable")} == set(MANAGERS)
     assert all(node["Status"] == "Ready" and node["Availability"] == "Active" for node in nodes.values())
-    for name, address in ADDRESSES.items():
+    for name, node in SWARM.items():
         inspected = json.loads(host.check_output(f"docker node inspect {name}"))[0]
-        assert inspected["Status"]["Addr"] == address, name
+        assert inspected["Status"]["Addr"] == node.address, name
 
 
-def test_the_manager_serves_the_nfs_exports_and_the_registry(host) -> None:
-    assert host.service("nfs-ganesha").is_running or host.service("nfs-server").is_running
-    catalog = json.loads(host.check_output("curl -s http://127.0.0.1:5000/v2/_catalog"))
+def test_the_storage_host_serves_the_nfs_exports_and_the_registry(host, storage_host) -> None:
+    assert storage_host.service("nfs-ganesha").is_running or storage_host.service("nfs-server").is_running
+    catalog = json.loads(host.check_output(f"curl -sf http://{STORAGE.address}:5000/v2/_catalog"))
     assert {"swarmforge/web", "swarmforge/haproxy", "swarmforge/pyapp", "swarmforge/mariadb"} <= set(
         catalog["repositories"])
 
@@ -51,8 +73,8 @@ def answer(host, port: int, path: str = "/", options: str = "") -> str:
     """The answer on the port published by a node running the stack's front task (host mode where the kernel has no
     IPVS, the routing mesh where it has): the first node that answers."""
     for _ in range(30):
-        for address in ADDRESSES.values():
-            fetched = host.run(f"curl -sf --max-time 5 {options} http://{address}:{port}{path}")
+        for node in SWARM.values():
+            fetched = host.run(f"curl -sf --max-time 5 {options} http://{node.address}:{port}{path}")
             if fetched.rc == 0:
                 return fetched.stdout
         time.sleep(2)
@@ -72,4 +94,4 @@ def test_the_guestbook_stores_an_entry_in_its_database(host) -> None:
 
 def test_the_visualizer_lists_the_nodes(host) -> None:
     state = json.loads(answer(host, STACK_PORTS["visualizer"], "/api/state"))
-    assert sorted(node["hostname"] for node in state["nodes"]) == sorted(ADDRESSES)
+    assert sorted(node["hostname"] for node in state["nodes"]) == sorted(SWARM)
