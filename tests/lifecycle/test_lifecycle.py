@@ -73,15 +73,9 @@ def test_2_shrink_to_one_manager_with_remove_node_twice(cluster) -> None:
         listed = nodes(cluster)
         assert name not in listed and sorted(managers(cluster).values()) == left
         assert all(n["Status"] == "Ready" for n in listed.values())
-    lab_up(cluster, 1, 2)  # the lab drops the two containers: the tutorials' 1 manager + 2 workers
+    lab_up(cluster, 1, 2)  # the lab drops the two containers: 1 manager + 2 workers (and the storage host)
     assert managers(cluster) == {"manager1": "Leader"}
     cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "the application still answers", timeout=120)
-    # The inventory no longer lists them: site.yml drops them from every host's member rules and /etc/hosts block,
-    # then changes nothing on a second run.
-    first = run_ok(cluster, "site.yml")
-    assert set(changed_hosts(first)) <= {"manager1", "worker1", "worker2", "storage1"}
-    assert managers(cluster) == {"manager1": "Leader"}
-    assert changed_hosts(run_ok(cluster, "site.yml")) == {}
 
 
 def test_3_grow_to_three_managers_and_a_worker_with_scale(cluster) -> None:
@@ -136,7 +130,6 @@ def test_5_promote_two_workers_by_moving_groups_then_back(cluster) -> None:
     assert sorted(roles) == ["manager1", "manager2", "manager3", "worker1", "worker2"]
     assert sorted(roles.values()) == ["Leader", "Reachable", "Reachable", "Reachable", "Reachable"]
     assert nodes(cluster)["worker3"]["ManagerStatus"] == ""
-    assert changed_hosts(run_ok(cluster, "site.yml")) == {}, "the five-manager cluster is converged"
     lab_up(cluster, 3, 3)  # the lab's inventory again: worker1 and worker2 listed as workers
     run_ok(cluster, "site.yml")
     assert sorted(managers(cluster)) == ["manager1", "manager2", "manager3"]
