@@ -4,6 +4,8 @@ secrets (vault-encrypted in the inventory, read by the containers through *_FILE
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -36,9 +38,18 @@ def address_of(cluster, node: str) -> str:
     return next(n.address for n in cluster.spec.nodes if n.name == node)
 
 
-def http(url: str, data: bytes | None = None) -> tuple[int, str]:
-    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as response:
-        return response.status, response.read().decode()
+def http(url: str, data: bytes | None = None, wait: float = 30) -> tuple[int, str]:
+    """A task the swarm reports running may still be starting its server (or restarting after the engine's restart
+    in an earlier test): a refused connection is asked again for `wait` seconds, anything else fails at once."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.URLError as error:
+            if not isinstance(error.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                raise
+        time.sleep(1)
 
 
 def test_guestbook_services_converged(cluster) -> None:

@@ -10,7 +10,7 @@ import urllib.request
 
 import yaml
 
-from helpers import REPO, TEST_LAB_SUBNET, lab_cli, lab_inventory, lab_playbook, recap
+from helpers import REPO, TEST_LAB_SUBNET, lab_cli, lab_playbook, recap
 
 CONFIRMED = ["-e", "swarm_remove_node_confirmed=true"]
 
@@ -114,7 +114,7 @@ def test_4_stack_update_then_rollback(cluster) -> None:
 def move_to_group(cluster, hosts: list[str], group: str) -> None:
     """Edit the lab's inventory as an operator would: each host moves, with its variables, into another group
     (`lab up` writes the lab's own inventory back)."""
-    path = lab_inventory(cluster.name)
+    path = cluster.spec.inventory_path
     inventory = yaml.safe_load(path.read_text(encoding="utf-8"))
     swarm = inventory["all"]["children"]["swarm"]["children"]
     for name in hosts:
