@@ -31,14 +31,12 @@ def _host_vars(spec: LabSpec, node: Node) -> dict:
     return values
 
 
-def _connection(spec: LabSpec) -> dict:
-    """OpenSSH with a persistent master connection and pipelining (ansible.cfg), which Mitogen's strategy also rides
-    (one interpreter per node for the whole run). Lab nodes get new host keys whenever they are made, so none are
-    checked or recorded; the variable is the one both Ansible's ssh connection and Mitogen read."""
-    del spec  # the same for containers and VMs
-    return {"ansible_connection": "ssh",
-            "ansible_ssh_host_key_checking": False,
-            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"}
+# OpenSSH with a persistent master connection and pipelining (ansible.cfg), which Mitogen's strategy also rides (one
+# interpreter per node for the whole run), for both backends. Lab nodes get new host keys whenever they are made, so
+# none are checked or recorded; the variable is the one both Ansible's ssh connection and Mitogen read.
+CONNECTION = {"ansible_connection": "ssh",
+              "ansible_ssh_host_key_checking": False,
+              "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"}
 
 
 def render(spec: LabSpec, images: list[dict[str, str]]) -> str:
@@ -51,7 +49,7 @@ def render(spec: LabSpec, images: list[dict[str, str]]) -> str:
         "all": {
             "vars": {
                 "ansible_user": "root",
-                **_connection(spec),
+                **CONNECTION,
                 "ansible_ssh_private_key_file": str(spec.key_path),
                 "lab_name": spec.name,
                 "lab_backend": spec.backend,

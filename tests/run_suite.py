@@ -92,7 +92,8 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
         print(f"== stage {stage.name}: nothing to run yet", flush=True)
         return None
     report = REPORTS / f"{stage.name}.xml"
-    report.unlink(missing_ok=True)
+    for each in (stage, *partners):  # a partner writes into this stage's report: its own old one would mislead
+        (REPORTS / f"{each.name}.xml").unlink(missing_ok=True)
     where = " (in the background)" if background else ""
     where += "".join(f", with {partner.name} in its session" for partner in partners)
     print(f"\n== stage {stage.name}{where}: pytest {' '.join(paths)}", flush=True)
