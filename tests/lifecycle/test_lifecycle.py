@@ -200,7 +200,8 @@ def test_10_lose_quorum_and_recover(cluster) -> None:
                  "three managers again", timeout=120)
     assert managers(cluster)["manager1"] == "Leader"
     listed = nodes(cluster)
-    assert len(cluster.nodes()) == 5, "the old entries of the recovered managers are gone"
+    entries = [(n["Hostname"], n["ID"], n["Status"], n["ManagerStatus"]) for n in cluster.nodes()]
+    assert len(entries) == 5, f"the old entries of the recovered managers are gone: {entries}"
     assert all(n["Status"] == "Ready" for n in listed.values())
     cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "the application answers", timeout=120)
     again = run_ok(cluster, "recover.yml")
