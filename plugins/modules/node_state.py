@@ -109,6 +109,36 @@ options:
       active:
         description: Must be active (true) or not active (false); unset is not checked.
         type: bool
+  kernel:
+    description:
+      - Kernel modules and sysctl settings, judged as the role's kernel tasks would leave them. A module counts when
+        this kernel has it (C(modprobe --dry-run)); each such module must be loaded, and I(modules_file) must list
+        exactly them under I(modules_header). A sysctl this host lets us write must have its value, live and as the
+        last C(name=value) line of I(sysctl_file); one that is read-only here (a container) or missing from this
+        kernel is only reported, in C(kernel).
+    type: dict
+    suboptions:
+      modules:
+        description: Module names.
+        type: list
+        elements: str
+        default: []
+      modules_file:
+        description: The C(modules-load.d) file that lists the modules this kernel has.
+        type: path
+        default: /etc/modules-load.d/swarmforge.conf
+      modules_header:
+        description: Its first line, a comment.
+        type: str
+        default: "# Written by swarmforge"
+      sysctls:
+        description: Setting name to value.
+        type: dict
+        default: {}
+      sysctl_file:
+        description: The C(sysctl.d) file that keeps the settings across reboots.
+        type: path
+        default: /etc/sysctl.d/60-swarmforge.conf
 attributes:
   check_mode:
     support: full
@@ -143,6 +173,11 @@ converged:
   description: Whether everything asked for is as stated.
   returned: always
   type: bool
+kernel:
+  description: What this kernel lacks or does not let us change (only with I(kernel)).
+  returned: when kernel is given
+  type: dict
+  sample: {missing_modules: [ip_vs], readonly_sysctls: ["net.ipv4.ip_forward=1"], missing_sysctls: []}
 differences:
   description: One readable line per thing that differs.
   returned: always
@@ -184,6 +219,13 @@ ARGUMENT_SPEC = {
         "name": {"type": "str", "required": True},
         "enabled": {"type": "bool"},
         "active": {"type": "bool"},
+    }},
+    "kernel": {"type": "dict", "options": {
+        "modules": {"type": "list", "elements": "str", "default": []},
+        "modules_file": {"type": "path", "default": "/etc/modules-load.d/swarmforge.conf"},
+        "modules_header": {"type": "str", "default": "# Written by swarmforge"},
+        "sysctls": {"type": "dict", "default": {}},
+        "sysctl_file": {"type": "path", "default": "/etc/sysctl.d/60-swarmforge.conf"},
     }},
 }
 
@@ -284,8 +326,57 @@ def service_differences(spec):
     return found
 
 
-def differences(params):
+def sysctl_file_values(path):
+    """name -> value of the last line that sets it, as sysctl(8) reads the file."""
+    values = {}
+    for line in (read_bytes(path) or b"").decode(errors="replace").splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";")) and "=" in line:
+            name, _, value = line.partition("=")
+            values[name.strip()] = " ".join(value.split())
+    return values
+
+
+def kernel_differences(spec):
+    """Differences, and what the kernel lacks or keeps read-only (reported, never a difference)."""
+    found, report = [], {"missing_modules": [], "readonly_sysctls": [], "missing_sysctls": []}
+    present = []
+    modprobe = shutil.which("modprobe") or shutil.which("modprobe", path="/usr/sbin:/sbin")
+    for name in spec["modules"]:
+        if not modprobe or run([modprobe, "--dry-run", "--quiet", name])[0] != 0:
+            report["missing_modules"].append(name)
+            continue
+        present.append(name)
+        if not os.path.isdir(f"/sys/module/{name}"):
+            found.append(f"kernel module {name} is not loaded")
+    wanted = "".join(f"{line}\n" for line in [spec["modules_header"], *present])
+    if (read_bytes(spec["modules_file"]) or b"").decode(errors="replace") != wanted:
+        found.append(f"{spec['modules_file']}: does not list exactly {', '.join(present) or 'no module'}")
+    kept = sysctl_file_values(spec["sysctl_file"])
+    for name, value in spec["sysctls"].items():
+        path = "/proc/sys/" + name.replace(".", "/")
+        value = " ".join(str(value).split())
+        if not os.path.exists(path):
+            report["missing_sysctls"].append(name)
+            continue
+        current = " ".join((read_bytes(path) or b"").decode(errors="replace").split())
+        if not os.access(path, os.W_OK):
+            report["readonly_sysctls"].append(f"{name}={current}")
+            continue
+        if current != value:
+            found.append(f"sysctl {name} is {current}, not {value}")
+        if kept.get(name) != value:
+            found.append(f"{spec['sysctl_file']}: does not set {name}={value}")
+    return found, report
+
+
+def differences(params, result=None):
     found = []
+    if params["kernel"]:
+        kernel_found, report = kernel_differences(params["kernel"])
+        found += kernel_found
+        if result is not None:
+            result["kernel"] = report
     installed = installed_packages(params["packages"])
     found += [f"package {name} is not installed" for name in params["packages"] if name not in installed]
     if params["held"]:
@@ -307,8 +398,9 @@ def differences(params):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    found = differences(module.params)
-    module.exit_json(changed=False, converged=not found, differences=found)
+    result = {}
+    found = differences(module.params, result)
+    module.exit_json(changed=False, converged=not found, differences=found, **result)
 
 
 if __name__ == "__main__":

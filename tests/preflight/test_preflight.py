@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+import yaml
 
 from helpers import REPO, playbook, recap
 
@@ -71,3 +73,33 @@ def test_a_host_that_does_not_answer_stops_the_run_unless_allowed() -> None:
     allowed = preflight("unreachable.yml", "-e", "preflight_allow_unreachable=true")
     assert allowed.returncode == 0, allowed.stdout
     assert recap(allowed.stdout)["node1"]["failed"] == 0
+
+
+def site_roles() -> list[str]:
+    """The roles site.yml runs, as it names them to preflight."""
+    plays = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text(encoding="utf-8"))
+    return plays[0]["vars"]["preflight_roles"]
+
+
+@pytest.mark.parametrize(("inventory", "message"), [
+    ("bad_type.yml", "node1: the inventory gives values the roles refuse: role swarm: argument 'swarm_join_timeout' "
+     "is of type str and we were unable to convert to int"),
+    ("network_typo.yml", "role swarm_networks: encrpyted is not a key of an entry of swarm_networks_overlays "
+     "(did you mean encrypted?)"),
+    ("volume_typo.yml", "role swarm_volumes: verison is not a key of an entry of swarm_volumes_list.nfs "
+     "(did you mean version?)"),
+])
+def test_a_value_a_later_role_refuses_stops_the_run_in_preflight(inventory: str, message: str) -> None:
+    result = preflight(inventory, "-e", json.dumps({"preflight_roles": site_roles()}))
+    assert result.returncode != 0, result.stdout
+    text = failure_text(result.stdout)
+    assert message in text, result.stdout
+    assert "Fix them in the inventory (group_vars or host_vars of node1, or -e)" in text and "Nothing was changed" in text
+    assert recap(result.stdout)["node1"]["changed"] == 0
+
+
+def test_a_misspelt_variable_is_named_with_the_one_it_probably_meant() -> None:
+    result = preflight("misspelt.yml", "-e", json.dumps({"preflight_roles": site_roles()}))
+    assert result.returncode == 0, result.stdout
+    assert "node1: host_prep_chrony_enabld is not a variable of any role: did you mean host_prep_chrony_enabled?" \
+        in failure_text(result.stdout + result.stderr)

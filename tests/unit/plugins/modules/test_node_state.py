@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmforge_modules.node_state import ARGUMENT_SPEC, differences
+from swarmforge_modules.node_state import ARGUMENT_SPEC, differences, sysctl_file_values
 
 
 def params(**given) -> dict:
@@ -57,3 +57,32 @@ def test_each_kind_of_difference(tree: Path, kind: str, spec, expected: list[str
 def test_a_package_that_is_not_installed_is_named() -> None:
     assert differences(params(packages=["swarmforge-no-such-package"])) == [
         "package swarmforge-no-such-package is not installed"]
+
+
+def kernel_spec(tree: Path, **given) -> dict:
+    spec = {"modules": [], "modules_file": str(tree / "modules.conf"), "modules_header": "# swarmforge",
+            "sysctls": {}, "sysctl_file": str(tree / "sysctl.conf")}
+    spec.update(given)
+    return spec
+
+
+def test_modules_this_kernel_lacks_are_reported_and_the_file_lists_none(tree: Path) -> None:
+    (tree / "modules.conf").write_text("# swarmforge\n", encoding="utf-8")
+    result: dict = {}
+    found = differences(params(kernel=kernel_spec(tree, modules=["swarmforge_no_such_module"])), result)
+    assert found == [] and result["kernel"]["missing_modules"] == ["swarmforge_no_such_module"]
+    (tree / "modules.conf").write_text("# swarmforge\nswarmforge_no_such_module\n", encoding="utf-8")
+    assert differences(params(kernel=kernel_spec(tree, modules=["swarmforge_no_such_module"]))) == [
+        f"{tree}/modules.conf: does not list exactly no module"]
+
+
+def test_a_setting_this_kernel_lacks_is_reported_not_a_difference(tree: Path) -> None:
+    (tree / "modules.conf").write_text("# swarmforge\n", encoding="utf-8")
+    result: dict = {}
+    assert differences(params(kernel=kernel_spec(tree, sysctls={"swarmforge.no.such": 1})), result) == []
+    assert result["kernel"]["missing_sysctls"] == ["swarmforge.no.such"]
+
+
+def test_the_sysctl_file_is_read_as_sysctl_reads_it(tree: Path) -> None:
+    (tree / "sysctl.conf").write_text("# c\n; c\nnet.a = 1\nnet.b=2 3\nnet.a=0\n", encoding="utf-8")
+    assert sysctl_file_values(str(tree / "sysctl.conf")) == {"net.a": "0", "net.b": "2 3"}
