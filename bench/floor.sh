@@ -57,6 +57,15 @@ done_step() {
     printf 'floor: %-28s %4d.%d\n' "$1" $((ms / 1000)) $((ms % 1000 / 100))
 }
 
+# /etc/hosts: the cluster's nodes (written in place: a container's /etc/hosts is a bind mount).
+hosts_script="hosts=\$(sed '/# BEGIN swarmforge cluster nodes/,/# END swarmforge cluster nodes/d' /etc/hosts)
+{
+    echo \"\$hosts\"
+    echo '# BEGIN swarmforge cluster nodes'
+$(for n in "${order[@]}"; do echo "    echo '${address[$n]} $n.$domain $n'"; done)
+    echo '# END swarmforge cluster nodes'
+} >/etc/hosts"
+
 # What one host needs before it can be a swarm member: the steps of host_prep and docker_engine.
 prepare() {
     local name=$1 chrony_conf daemon_opts
@@ -74,14 +83,7 @@ ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update -qq
 apt-get install -y -qq -o Dpkg::Use-Pty=0 chrony nftables nfs-common rpcbind docker.io python3-docker >/dev/null 2>&1
 apt-mark hold docker.io >/dev/null
 
-# /etc/hosts: the cluster's nodes (written in place: a container's /etc/hosts is a bind mount).
-hosts=\$(sed '/# BEGIN swarmforge cluster nodes/,/# END swarmforge cluster nodes/d' /etc/hosts)
-{
-    echo "\$hosts"
-    echo '# BEGIN swarmforge cluster nodes'
-$(for n in "${order[@]}"; do echo "    echo '${address[$n]} $n.$domain $n'"; done)
-    echo '# END swarmforge cluster nodes'
-} >/etc/hosts
+$hosts_script
 
 # Kernel prerequisites, where the kernel has them and lets us.
 for module in overlay br_netfilter ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh nf_conntrack; do
@@ -161,6 +163,19 @@ fi
 EOF
 }
 
+# A member learns new hosts (scale out): their names, and their addresses in its firewall's member set.
+admit() {
+    local name=$1
+    ssh_to "$name" bash -s <<EOF
+set -euo pipefail
+$hosts_script
+cat >/etc/swarmforge/members.nft <<'NFT'
+add element inet swarmforge members4 { $members }
+NFT
+nft --file /etc/swarmforge/members.nft
+EOF
+}
+
 # Run one function per host in parallel; fail if any failed.
 parallel() {
     local func=$1 pids=() name failed=0
@@ -188,6 +203,11 @@ read_tokens() {
 
 if [ "$mode" = join ]; then
     step
+    members_before=()
+    for name in "${managers[@]}" "${workers[@]}" "${storage[@]}"; do
+        case " $* " in *" $name "*) ;; *) members_before+=("$name") ;; esac
+    done
+    parallel admit "${members_before[@]}"
     parallel prepare "$@"
     done_step "prepare $*"
     step

@@ -72,6 +72,13 @@ def fresh_lab(hosts: int) -> None:
         raise SystemExit(f"bench: lab up failed:\n{done.stdout}\n{done.stderr}")
 
 
+def grow(workers: int) -> None:
+    """The running bench lab gets more workers (fresh nodes), its other settings kept."""
+    done = lab_cli(LAB, "up", "--workers", str(workers), timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(f"bench: lab up --workers {workers} failed:\n{done.stdout}\n{done.stderr}")
+
+
 def hosts_file() -> Path:
     spec = load_spec(LAB)
     path = spec.state_dir / "bench-hosts"
@@ -79,11 +86,12 @@ def hosts_file() -> Path:
     return path
 
 
-def floor(*join: str) -> float:
+def floor(*joining: str) -> float:
+    """The shell floor on the bench lab: every host from scratch, or with names only those hosts, joined."""
     spec = load_spec(LAB)
     command = ["bash", str(REPO / "bench" / "floor.sh"), str(hosts_file()), str(spec.key_path)]
-    if join:
-        command += ["join", *join]
+    if joining:
+        command += ["join", *joining]
     started = time.monotonic()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False, timeout=3600)
     seconds = time.monotonic() - started
@@ -193,11 +201,11 @@ def run(sections: list[str]) -> Results:
         workers = TOPOLOGIES[6][1]
         fresh_lab(6)
         floor()
-        lab_cli(LAB, "up", "--workers", str(workers + 1), timeout=900)
-        floor_join = floor("join", f"worker{workers + 1}")
+        grow(workers + 1)
+        floor_join = floor(f"worker{workers + 1}")
         fresh_lab(6)
         playbook("site.yml", "--tags", UP_TO_NETWORKS)
-        lab_cli(LAB, "up", "--workers", str(workers + 1), timeout=900)
+        grow(workers + 1)
         scale_seconds, _ = playbook("scale.yml", "--tags", UP_TO_NETWORKS, label="scale")
         results.add("scale out by one worker: shell floor", floor_join)
         results.add("scale out by one worker: scale.yml, vs the floor", scale_seconds, floor_join)
