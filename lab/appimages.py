@@ -4,7 +4,8 @@
   `wget -O-`, which works where `wget -q` does not).
 - `swarmforge/web:v1` and `:v2`: busybox httpd answering "swarmforge web vN from <task hostname>", serving
   /www (where a shared html volume goes) and a built-in /version page.
-- `swarmforge/haproxy:2.6`: Debian's haproxy on a minimal Debian root.
+- `swarmforge/haproxy:2.6`: Debian's haproxy binary and the shared libraries it loads, nothing else (no shell, no
+  package manager): a few megabytes to push and pull instead of eighty.
 - `swarmforge/mariadb:10.11`: MariaDB's server core; passwords only from files (`MYSQL_*_FILE`, swarm secrets).
 - `swarmforge/pyapp:1`: Python with PyMySQL, running the guestbook app (`/app/guestbook`, reads its database
   password from a secret) or the cluster visualizer (`/app/visualizer`, reads a manager's Docker socket).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import posixpath
 import shlex
 import subprocess
 import tarfile
@@ -122,22 +124,27 @@ class DebianImage:
     files: tuple[tuple[str, str, int], ...] = ()  # (file in lab/app-images, path in the image, mode)
     setup: tuple[str, ...] = ()  # shell commands run in the image's root after the packages
     prune: tuple[str, ...] = ()  # paths the service never reads, removed to keep the image small
+    # When set, the image holds only these executables, the shared libraries they load (ldd) and the `keep` paths
+    # (shell globs, inside the root): every other file of the Debian root is left out.
+    only: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
 
     def recipe(self) -> str:
         digest = hashlib.sha256()
-        for part in (*self.packages, *self.changes, *self.setup, *self.prune, *source_lines()):
+        for part in (*self.packages, *self.changes, *self.setup, *self.prune, *self.only, *self.keep, *source_lines()):
             digest.update(part.encode() + b"\0")
         for source, target, mode in self.files:
             digest.update((APP_SOURCES / source).read_bytes() + f"\0{target}\0{mode:o}\0".encode())
         return digest.hexdigest()[:12]
 
 
-# haproxy's package pulls in perl (for its halog helpers) and minbase brings translations: neither is used at run time,
-# and every megabyte is pushed to the registry and pulled by the nodes (slowly, on emulated VMs).
+# haproxy needs its binary and the libraries it loads (libgcc_s too: glibc loads it to cancel threads); its
+# configuration comes from a swarm config, its address lookups from its own resolver. Every megabyte is pushed to the
+# registry and pulled by the nodes (slowly, on emulated VMs): the Debian root around it is left out.
 HAPROXY = DebianImage(HAPROXY_IMAGE, ("haproxy",), (
-    'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]', "EXPOSE 80"),
-    prune=("/usr/share/locale", "/usr/share/perl", "/usr/share/perl5", "/usr/lib/x86_64-linux-gnu/perl",
-           "/usr/lib/x86_64-linux-gnu/perl-base", "/usr/lib/x86_64-linux-gnu/libperl.so.*", "/usr/bin/perl*"))
+    'CMD ["/usr/sbin/haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]', "EXPOSE 80",
+    "ENV PATH=/usr/sbin:/usr/bin"),
+    only=("/usr/sbin/haproxy",), keep=("/usr/lib/*/libgcc_s.so.1", "/etc/passwd", "/etc/group", "/tmp"))
 # The tutorials' database: MariaDB's server and client cores (no perl, no init scripts), started by db-start.
 MARIADB = DebianImage(MARIADB_IMAGE, ("mariadb-server-core", "mariadb-client-core"), (
     'CMD ["/usr/local/bin/db-start"]', "EXPOSE 3306"),
@@ -161,8 +168,78 @@ def ensure_debian_image(client: docker.DockerClient, image: DebianImage) -> str:
     hooks += [f'chroot "$1" sh -c {shlex.quote(command)}' for command in image.setup]
     hooks.append('rm -rf "$1"/usr/share/doc "$1"/usr/share/man "$1"/var/lib/apt/lists/*'
                  + "".join(f' "$1"{path}' for path in image.prune))
-    mmdebstrap_import(client, image.name, image.packages, hooks, [*image.changes, f"LABEL {RECIPE_LABEL}={recipe}"])
+    if image.only:
+        listing = " ".join(shlex.quote(path) for path in image.only)
+        hooks.append(f'chroot "$1" sh -c {shlex.quote(f"for exe in {listing}; do echo $exe; ldd $exe; done")}'
+                     f' > "$1/{KEEP_LISTING}"')
+        globs = " ".join(image.keep)
+        hooks.append(f'chroot "$1" sh -c {shlex.quote(f"ls -d {globs}")} >> "$1/{KEEP_LISTING}"')
+    mmdebstrap_import(client, image.name, image.packages, hooks, [*image.changes, f"LABEL {RECIPE_LABEL}={recipe}"],
+                      reduce=only_listed if image.only else None)
     return image.name
+
+
+KEEP_LISTING = ".swarmforge-keep"
+
+
+def listed_paths(text: str) -> list[str]:
+    """The paths in the keep listing: executables, `ldd` lines (`lib => /path (0x..)`, `/path (0x..)`) and plain
+    paths; the kernel's vDSO, which has no file, is not one."""
+    paths = []
+    for line in text.splitlines():
+        words = line.split()
+        if "=>" in words:
+            words = words[words.index("=>") + 1:]
+        if words and words[0].startswith("/"):
+            paths.append(words[0])
+    return paths
+
+
+def _normal(name: str) -> str:
+    """A member's name as a path from the root, without "./" or "/" before it; the root itself is ""."""
+    while name.startswith("./"):
+        name = name[2:]
+    return posixpath.normpath("/" + name).lstrip("/")
+
+
+def needed_members(members: dict[str, tarfile.TarInfo], paths: list[str]) -> set[str]:
+    """Every member a path needs: each directory on its way, each symbolic link followed (merged /usr: /lib ->
+    usr/lib), and what it ends at; a directory brings everything under it."""
+    needed: set[str] = set()
+    pending = [_normal(path) for path in paths]
+    for _ in range(10000):
+        if not pending:
+            break
+        parts, current = pending.pop().split("/"), ""
+        for index, part in enumerate(parts):
+            current = posixpath.join(current, part) if current else part
+            member = members.get(current)
+            if member is None:
+                break
+            needed.add(current)
+            if member.islnk():  # a hard link's data is its target's
+                pending.append(_normal(member.linkname))
+            if member.issym():
+                base = "" if member.linkname.startswith("/") else posixpath.dirname(current)
+                pending.append(_normal(posixpath.join(base, member.linkname, *parts[index + 1:])))
+                break
+            if member.isdir() and index == len(parts) - 1:
+                needed.update(name for name in members if name.startswith(current + "/"))
+    return needed
+
+
+def only_listed(source: Path, target: Path) -> None:
+    """Copy from the root tarball only what the keep listing needs (and the root directory)."""
+    with tarfile.open(source, mode="r:") as archive:
+        members = {_normal(member.name): member for member in archive.getmembers()}
+        listing = members.pop(KEEP_LISTING, None)
+        if listing is None:
+            raise LabError(f"the image build wrote no {KEEP_LISTING}: cannot tell which files to keep")
+        needed = needed_members(members, listed_paths(archive.extractfile(listing).read().decode()))
+        with tarfile.open(target, mode="w:") as reduced:
+            for name, member in members.items():
+                if name == "" or name in needed:
+                    reduced.addfile(member, archive.extractfile(member) if member.isfile() else None)
 
 
 def export_app_images(client: docker.DockerClient, folder: Path) -> list[dict[str, str]]:

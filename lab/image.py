@@ -7,6 +7,7 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -68,8 +69,10 @@ def _try_pull(client: docker.DockerClient, name: str) -> bool:
 
 
 def mmdebstrap_import(client: docker.DockerClient, name: str, packages: list[str] | tuple[str, ...],
-                      hooks: list[str], changes: list[str]) -> None:
-    """Build a minbase Debian root with these packages and customize hooks, and import it as image `name`."""
+                      hooks: list[str], changes: list[str],
+                      reduce: Callable[[Path, Path], None] | None = None) -> None:
+    """Build a minbase Debian root with these packages and customize hooks, and import it as image `name`;
+    `reduce(rootfs_tar, smaller_tar)`, when given, makes the tarball that is imported instead."""
     ensure_debian_packages({"mmdebstrap": "mmdebstrap"})
     command = ["mmdebstrap", "--variant=minbase", "--quiet", f"--include={','.join(packages)}",
                *(f"--customize-hook={hook}" for hook in hooks), SUITE, "-", *source_lines()]
@@ -80,6 +83,10 @@ def mmdebstrap_import(client: docker.DockerClient, name: str, packages: list[str
         if result.returncode != 0:
             raise LabError(f"mmdebstrap failed (is {MIRROR} reachable? set SWARMFORGE_DEBIAN_MIRROR to a mirror):\n"
                            + result.stderr.decode(errors="replace")[-3000:])
+        if reduce is not None:
+            reduced = Path(workdir) / "reduced.tar"
+            reduce(tarball, reduced)
+            tarball = reduced
         repository, tag = name.rsplit(":", 1)
         client.api.import_image_from_file(str(tarball), repository=repository, tag=tag, changes=changes)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import tarfile
 import time
+from pathlib import Path
 
 import docker
 import pytest
 import yaml
 
 from helpers import REPO, lab_cli, lab_inventory, lab_state, run
+from lab.appimages import HAPROXY, ensure_debian_image, listed_paths, needed_members
 from lab.containers import LABEL
 from lab.image import ensure_image, image_name, recipe_tag
 from lab.inventory import render
@@ -46,6 +49,42 @@ def test_second_image_request_uses_the_cache(engine: docker.DockerClient) -> Non
     assert ensure_image(engine) == first
     assert time.monotonic() - started < 5
     assert engine.images.get(first).id == image_id
+
+
+def test_a_reduced_image_keeps_what_the_listing_needs_through_merged_usr_links() -> None:
+    def member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = kind, link
+        return info
+    entries = [member("usr", tarfile.DIRTYPE), member("lib", tarfile.SYMTYPE, "usr/lib"),
+               member("lib64", tarfile.SYMTYPE, "usr/lib64"), member("usr/lib", tarfile.DIRTYPE),
+               member("usr/lib64", tarfile.DIRTYPE),
+               member("usr/lib64/ld-linux-x86-64.so.2", tarfile.SYMTYPE, "../lib/gnu/ld-linux-x86-64.so.2"),
+               member("usr/lib/gnu", tarfile.DIRTYPE), member("usr/lib/gnu/ld-linux-x86-64.so.2"),
+               member("usr/lib/gnu/libc.so.6"), member("usr/lib/gnu/libunused.so"), member("usr/sbin", tarfile.DIRTYPE),
+               member("usr/sbin/haproxy"), member("tmp", tarfile.DIRTYPE), member("tmp/x"), member("etc", tarfile.DIRTYPE),
+               member("etc/shadow")]
+    listing = ("/usr/sbin/haproxy\n\tlinux-vdso.so.1 (0x7ffd)\n\tlibc.so.6 => /lib/gnu/libc.so.6 (0x7f)\n"
+               "\t/lib64/ld-linux-x86-64.so.2 (0x7f)\n/tmp\n")
+    assert listed_paths(listing) == ["/usr/sbin/haproxy", "/lib/gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2", "/tmp"]
+    assert needed_members({e.name: e for e in entries}, listed_paths(listing)) == {
+        "usr", "usr/sbin", "usr/sbin/haproxy", "lib", "usr/lib", "usr/lib/gnu", "usr/lib/gnu/libc.so.6", "lib64",
+        "usr/lib64", "usr/lib64/ld-linux-x86-64.so.2", "usr/lib/gnu/ld-linux-x86-64.so.2", "tmp", "tmp/x"}
+
+
+def test_the_haproxy_image_holds_haproxy_and_its_libraries_only_and_haproxy_runs(
+        engine: docker.DockerClient, tmp_path: Path) -> None:
+    name = ensure_debian_image(engine, HAPROXY)
+    assert engine.images.get(name).attrs["Size"] < 20 * 1024 * 1024, "no Debian root around haproxy"
+    (tmp_path / "haproxy.cfg").write_text(
+        "global\n  maxconn 16\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n"
+        "  timeout server 1s\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 127.0.0.1:81\n",
+        encoding="utf-8")
+    output = engine.containers.run(name, ["/usr/sbin/haproxy", "-c", "-f", "/cfg/haproxy.cfg"], remove=True,
+                                   volumes={str(tmp_path): {"bind": "/cfg", "mode": "ro"}}, stderr=True)
+    assert b"Configuration file is valid" in output, output
+    with pytest.raises((docker.errors.APIError, docker.errors.ContainerError)):
+        engine.containers.run(name, ["/bin/sh", "-c", "true"], remove=True)  # nothing but haproxy: no shell
 
 
 @pytest.mark.parametrize(("options", "message"), [
