@@ -20,7 +20,7 @@ LAB_OPTIONS = $(if $(BACKEND),--backend $(BACKEND)) $(if $(MANAGERS),--managers 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab lab-up lab-down lab-status test lint unit integration molecule e2e lifecycle vm bench clean
+.PHONY: help deps lab lab-up lab-down lab-status test lint unit integration molecule clusters e2e lifecycle vm bench clean
 
 help:
 	@echo "make lab         bring up the local lab and run site.yml on it (again: reuse it, rerun site.yml)"
@@ -54,7 +54,7 @@ lab-status: deps
 test: deps
 	$(PY) tests/run_suite.py
 
-lint unit integration molecule e2e lifecycle vm: deps
+lint unit integration molecule clusters e2e lifecycle vm: deps
 	$(PY) tests/run_suite.py $@
 
 # Sections: floor full rerun scale hosts suite (all by default); BENCH_RUNS=N repeats the floor comparison.

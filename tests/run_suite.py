@@ -1,12 +1,14 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
-Stages run in order: integration -> lint -> unit -> molecule -> lab (brings up the shared container lab) -> e2e ->
-lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is
+Stages run in order: integration -> lint -> unit -> molecule -> lab (brings up the shared container lab) -> clusters
+-> e2e -> lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is
 one pytest run whose JUnit report feeds the totals, except lifecycle, which runs in e2e's session when both run (one
 converge of the lab and one no-op rerun serve both; each still counts its own tests and time). The integration stage
 mostly waits on its engine's swarm (a quarter of two cores, measured): it runs in the background beside lint, unit,
 molecule and the container lab's start (`lab up` and the lab stage), which touch neither that engine's swarm nor its
-subnets, and is joined before the e2e stage; its output is printed when it ends. A lab is removed when the next stage
+subnets, and is joined before the e2e stage; its output is printed when it ends. The clusters stage (the cluster
+topologies' Molecule scenarios, each on a lab of its own) runs the same way beside e2e and lifecycle, which wait on
+their swarm about half the time, and is joined before the VM lane. A lab is removed when the next stage
 needs the other one (the VMs need every core) and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run
 only those (e.g. `python tests/run_suite.py unit integration`).
 """
@@ -54,8 +56,11 @@ STAGES = [
     Stage("lint", ["tests/lint"]),
     Stage("unit", ["tests/unit"]),
     # Each Molecule scenario brings up and removes lab nodes of its own.
-    Stage("molecule", ["tests/molecule"]),
+    Stage("molecule", ["tests/molecule/test_molecule.py::test_scenario"]),
     Stage("lab", ["tests/lab"], lab="containers"),
+    # The other cluster topologies, in the background beside e2e and lifecycle (which mostly wait on their swarm:
+    # half of two cores idle, measured); joined before the VM lane, which needs every core.
+    Stage("clusters", ["tests/molecule/test_molecule.py::test_cluster_scenario"], joined_before="vm"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).
@@ -87,7 +92,7 @@ def count(stage: Stage, report: Path, folder: str | None = None) -> None:
 
 def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
                 ) -> tuple[subprocess.Popen, float, Path | None] | None:
-    paths = [path for each in (stage, *partners) for path in each.paths if (REPO / path).exists()]
+    paths = [path for each in (stage, *partners) for path in each.paths if (REPO / path.split("::")[0]).exists()]
     if not paths:
         print(f"== stage {stage.name}: nothing to run yet", flush=True)
         return None

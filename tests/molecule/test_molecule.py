@@ -1,10 +1,11 @@
 """The Molecule scenarios (molecule/<scenario>): each creates its own lab nodes, converges, converges again (Molecule's
 idempotence step fails on any change), runs its side effects and its testinfra checks, and removes the nodes.
 
-Role scenarios (host_prep, docker_engine) run on every `make test`. Whole-cluster scenarios (molecule/cluster-*:
-site.yml on a topology, every stack answering) cost minutes each: `make test` runs the tutorials' one (cluster-1m2w),
-which runs beside the integration stage and so costs the suite little; SWARMFORGE_CLUSTER_SCENARIOS=all runs every
-one (one manager alone, three managers and no workers, five managers), =none none of them."""
+`test_scenario` runs the role scenarios (host_prep, docker_engine) and the tutorials' cluster (cluster-1m2w): the
+molecule stage, beside the integration stage. `test_cluster_scenario` runs the other topologies `make test` covers,
+one manager alone (cluster-1m) and three managers without workers (cluster-3m): the clusters stage, in the background
+beside e2e and lifecycle, which mostly wait on their swarm. Five managers (cluster-5m) run on demand; the lifecycle
+reaches five managers by promotion. SWARMFORGE_CLUSTER_SCENARIOS=all runs every cluster scenario, =none none."""
 
 from __future__ import annotations
 
@@ -16,17 +17,33 @@ import pytest
 from helpers import REPO, VENV_BIN, run
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-IN_SUITE = {"cluster-1m2w"}
+IN_MOLECULE_STAGE = {"cluster-1m2w"}
+IN_CLUSTERS_STAGE = {"cluster-1m", "cluster-3m"}
 CLUSTERS = os.environ.get("SWARMFORGE_CLUSTER_SCENARIOS", "suite")
-NAMES = [path.parent.name for path in (REPO / "molecule").glob("*/molecule.yml")]
-SCENARIOS = sorted(name for name in NAMES if not name.startswith("cluster-") or CLUSTERS == "all"
-                   or (CLUSTERS == "suite" and name in IN_SUITE))
+NAMES = sorted(path.parent.name for path in (REPO / "molecule").glob("*/molecule.yml"))
+CLUSTER_NAMES = [name for name in NAMES if name.startswith("cluster-")]
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_scenario(scenario: str) -> None:
+def chosen(names: set[str]) -> list[str]:
+    if CLUSTERS == "none":
+        return []
+    return [name for name in CLUSTER_NAMES if name in names or (CLUSTERS == "all" and name not in IN_MOLECULE_STAGE)]
+
+
+def molecule_test(scenario: str) -> None:
     result = run([str(VENV_BIN / "molecule"), "test", "-s", scenario], timeout=1800, NO_COLOR="1")
     output = ANSI.sub("", result.stdout + result.stderr)
     assert result.returncode == 0, output[-12000:]
     for step in ("converge", "idempotence", "verify"):
         assert re.search(rf"{step}\W+Executed: Successful", output), f"the {step} step did not report success"
+
+
+@pytest.mark.parametrize("scenario", [name for name in NAMES if name not in CLUSTER_NAMES]
+                         + [name for name in CLUSTER_NAMES if name in IN_MOLECULE_STAGE and CLUSTERS != "none"])
+def test_scenario(scenario: str) -> None:
+    molecule_test(scenario)
+
+
+@pytest.mark.parametrize("scenario", chosen(IN_CLUSTERS_STAGE))
+def test_cluster_scenario(scenario: str) -> None:
+    molecule_test(scenario)
