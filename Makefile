@@ -20,7 +20,8 @@ LAB_OPTIONS = $(if $(BACKEND),--backend $(BACKEND)) $(if $(MANAGERS),--managers 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab lab-up lab-down lab-status test lint unit integration molecule clusters e2e lifecycle vm bench clean
+.PHONY: help deps lab lab-up lab-down lab-status plan test lint unit integration molecule clusters e2e lifecycle vm bench \
+	clean
 
 help:
 	@echo "make lab         bring up the local lab and run site.yml on it (again: reuse it, rerun site.yml)"
@@ -28,6 +29,7 @@ help:
 	@echo "make lab MANAGERS=1 WORKERS=2   another topology (also STORAGE=0 STORAGE_ON_MANAGER=1)"
 	@echo "make test        the whole test suite: lint, unit, integration, molecule, lab, e2e, lifecycle, vm"
 	@echo "make lab-status  list the lab's nodes;  make lab-down  remove the lab"
+	@echo "make plan        what site.yml would change, per host and object (INVENTORY=..., PLAYBOOK=...), changing nothing"
 	@echo "make bench       site.yml against the project's plain shell floor on fresh labs (BENCH='floor rerun' for some)"
 
 $(DEPS_STAMP): requirements.txt requirements-dev.txt scripts/bootstrap-host.sh
@@ -44,6 +46,15 @@ lab-up: deps
 
 lab: lab-up
 	ansible-playbook site.yml -i inventories/lab --vault-password-file .lab/swarmforge/vault-password
+
+# The plan: a check run with diffs, written per host and per object beside the status report (status/NAME-plan.md
+# and .html). The lab's inventory by default; for another, INVENTORY=path (and VAULT=... or PLAN_ARGS='--ask-vault-pass').
+INVENTORY ?= inventories/lab
+PLAYBOOK ?= site.yml
+VAULT ?= $(if $(filter inventories/lab,$(INVENTORY)),.lab/swarmforge/vault-password)
+plan: deps
+	ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,plan ansible-playbook $(PLAYBOOK) -i $(INVENTORY) \
+		--check --diff $(if $(VAULT),--vault-password-file $(VAULT)) $(PLAN_ARGS)
 
 lab-down: deps
 	$(PY) -m lab down
