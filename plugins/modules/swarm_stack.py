@@ -136,7 +136,8 @@ import time
 
 from ansible.module_utils.swarmforge_docker import SwarmClient
 from ansible.module_utils.swarmforge_stack import (
-    STACK_LABEL, ComposeError, compare, deep_merge, desired_networks, desired_services, live_service, task_is_current)
+    IMAGE_LABEL, STACK_LABEL, ComposeError, compare, deep_merge, desired_networks, desired_services, live_service,
+    task_is_current)
 
 FAILED_TASK_STATES = ("failed", "rejected")
 
@@ -208,11 +209,30 @@ class StackManager:
         if self.client.diff_mode:
             result["diff"] = {"before": json.loads(json.dumps(before)), "after": json.loads(json.dumps(after))}
         if changed and not self.client.check_mode:
+            self.unpin_drifted_images(live, plan)
             result["deploy_output"] = self.deploy(compose)
             if self.params["wait"]:
                 updated = {name for name, item in plan.items() if item["action"] in ("create", "update")}
                 result["converged"] = self.wait_converged(list(desired), updated)
         self.client.module.exit_json(**result)
+
+    def unpin_drifted_images(self, live: dict[str, dict], plan: dict[str, dict]) -> None:
+        """`docker stack deploy` keeps a service's running image when the compose names the image the stack last
+        deployed (its com.docker.stack.image label): an image changed by hand (`docker service update --image`) would
+        stay. Such a service's label first names the image it runs, so that the deploy sees the change; a label
+        changes no task."""
+        for name, item in plan.items():
+            if item["action"] != "update" or "image" not in item["fields"]:
+                continue
+            service = live[name]
+            spec = service["Spec"]
+            running = spec["TaskTemplate"]["ContainerSpec"]["Image"]
+            labels = spec.setdefault("Labels", {})
+            if labels.get(IMAGE_LABEL) == running:
+                continue
+            labels[IMAGE_LABEL] = running
+            self.client.call("POST", f"/services/{service['ID']}/update",
+                             params={"version": service["Version"]["Index"]}, data=spec, what=f"service update {name}")
 
     def deploy(self, compose: dict) -> str:
         handle, path = tempfile.mkstemp(prefix=f"swarmforge-{self.name}-", suffix=".yml")

@@ -89,6 +89,23 @@ def test_update_is_reported_with_the_diff_then_converges(clean: docker.DockerCli
     assert not run_module("swarm_stack", {"name": STACK, "definition": updated})["changed"]
 
 
+def test_an_image_changed_by_hand_is_put_back_even_without_registry_queries(clean: docker.DockerClient) -> None:
+    """docker stack deploy keeps a running image when the compose names the stack's last one: the module must not."""
+    run_module("swarm_stack", {"name": STACK, "definition": COMPOSE, "resolve_image": "never"})
+    clean.images.get(IMAGE).tag("swarmforge/busybox", "drift")
+    try:
+        services(clean)["sfit_idle"].update(image="swarmforge/busybox:drift")
+        check = run_module("swarm_stack", {"name": STACK, "definition": COMPOSE, "resolve_image": "never"}, check=True)
+        assert check["services"]["sfit_idle"] == {"action": "update", "fields": ["image"]}
+        applied = run_module("swarm_stack", {"name": STACK, "definition": COMPOSE, "resolve_image": "never"})
+        assert applied["changed"] and applied["converged"]["sfit_idle"]["running"] == 1
+    finally:
+        clean.images.remove("swarmforge/busybox:drift")  # the tag only: the image keeps its own
+    spec = services(clean)["sfit_idle"].attrs["Spec"]
+    assert spec["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0] == IMAGE
+    assert not run_module("swarm_stack", {"name": STACK, "definition": COMPOSE, "resolve_image": "never"})["changed"]
+
+
 def test_a_failing_update_rolls_back_and_fails_with_the_reason(clean: docker.DockerClient) -> None:
     run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})
     broken = copy.deepcopy(COMPOSE)
