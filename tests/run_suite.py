@@ -90,6 +90,15 @@ def count(stage: Stage, report: Path, folder: str | None = None) -> None:
             stage.passed += 1
 
 
+def junit_seconds(report: Path) -> float:
+    """The time pytest took, from its JUnit report (0 when there is none)."""
+    if not report.is_file():
+        return 0.0
+    root = ET.parse(report).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    return sum(float(suite.get("time", 0)) for suite in suites)
+
+
 def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
                 ) -> tuple[subprocess.Popen, float, Path | None] | None:
     paths = [path for each in (stage, *partners) for path in each.paths if (REPO / path.split("::")[0]).exists()]
@@ -132,6 +141,8 @@ def finish_stage(stage: Stage, started: tuple[subprocess.Popen, float, Path | No
     else:
         count(stage, report)
         stage.seconds = time.monotonic() - began
+        if log:  # joined later than it ended: its own time is pytest's
+            stage.seconds = min(stage.seconds, junit_seconds(report) or stage.seconds)
     if process.returncode not in (0, 5) and stage.failed + sum(partner.failed for partner in partners) == 0:
         stage.failed = 1  # pytest itself failed (collection error, crash): count it
     for each in (stage, *partners):
