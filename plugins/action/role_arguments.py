@@ -33,32 +33,33 @@ def parse_entry(entry: str) -> tuple[str, str]:
     return role, point or "main"
 
 
-def load_spec(roles_path: str, role: str, point: str) -> dict:
-    """The options of one entry point of a role's meta/argument_specs.yml (or .yaml)."""
-    for name in ("argument_specs.yml", "argument_specs.yaml"):
-        path = os.path.join(roles_path, role, "meta", name)
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as handle:
-                specs = (yaml.load(handle, Loader=SafeLoader) or {}).get("argument_specs") or {}
-            if point not in specs:
-                raise AnsibleActionFail(f"role {role} has no entry point {point!r} in {path} "
-                                        f"(it has {', '.join(sorted(specs)) or 'none'})")
-            return specs[point].get("options") or {}
-    raise AnsibleActionFail(f"role {role}: no meta/argument_specs.yml under {os.path.join(roles_path, role)}; "
-                            "check the role's name in preflight_roles")
-
-
-def known_names(roles_path: str) -> set[str]:
-    """Every variable any role's spec names, under any entry point."""
-    names: set[str] = set()
+def read_specs(roles_path: str) -> dict[str, dict]:
+    """Every role's meta/argument_specs.yml (or .yaml) under roles_path, by role, read once per host."""
+    specs: dict[str, dict] = {}
     for role in sorted(os.listdir(roles_path)) if os.path.isdir(roles_path) else []:
-        path = os.path.join(roles_path, role, "meta", "argument_specs.yml")
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as handle:
-                specs = (yaml.load(handle, Loader=SafeLoader) or {}).get("argument_specs") or {}
-            for spec in specs.values():
-                names.update((spec or {}).get("options") or {})
-    return names
+        for name in ("argument_specs.yml", "argument_specs.yaml"):
+            path = os.path.join(roles_path, role, "meta", name)
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as handle:
+                    specs[role] = (yaml.load(handle, Loader=SafeLoader) or {}).get("argument_specs") or {}
+                break
+    return specs
+
+
+def load_spec(specs: dict[str, dict], roles_path: str, role: str, point: str) -> dict:
+    """The options of one entry point of a role, from read_specs."""
+    if role not in specs:
+        raise AnsibleActionFail(f"role {role}: no meta/argument_specs.yml under {os.path.join(roles_path, role)}; "
+                                "check the role's name in preflight_roles")
+    if point not in specs[role]:
+        raise AnsibleActionFail(f"role {role} has no entry point {point!r} "
+                                f"(it has {', '.join(sorted(specs[role])) or 'none'})")
+    return specs[role][point].get("options") or {}
+
+
+def known_names(specs: dict[str, dict]) -> set[str]:
+    """Every variable any role's spec names, under any entry point."""
+    return {name for entries in specs.values() for spec in entries.values() for name in (spec or {}).get("options") or {}}
 
 
 def misspelt(names, known: set[str], prefixes: tuple[str, ...]) -> list[str]:
@@ -124,9 +125,10 @@ class ActionModule(ActionBase):
         host = task_vars.get("inventory_hostname", "this host")
         problems: list[str] = []
         checked = 0
+        specs = read_specs(roles_path)
         for entry in dict.fromkeys(roles):
             role, point = parse_entry(entry)
-            options = load_spec(roles_path, role, point)
+            options = load_spec(specs, roles_path, role, point)
             defaults = self._role_defaults(roles_path, role)
             values = {}
             for name in options:
@@ -146,7 +148,7 @@ class ActionModule(ActionBase):
                        if (option or {}).get("no_log") and values.get(name) not in (None, "")]
             problems.extend(f"role {entry}: {masked(readable(message), secrets)}" for message in outcome.error_messages)
         prefixes = tuple(parse_entry(entry)[0] + "_" for entry in roles)
-        for advice in misspelt(task_vars, known_names(roles_path), prefixes):
+        for advice in misspelt(task_vars, known_names(specs), prefixes):
             result.setdefault("warnings", []).append(f"{host}: {advice}")
         result.update(changed=False, roles=list(dict.fromkeys(roles)), checked=checked)
         if problems:

@@ -52,7 +52,6 @@ class CallbackModule(CallbackBase):
     def __init__(self) -> None:
         super().__init__()
         self.entries: dict[str, list[dict]] = {}
-        self.hosts: list[str] = []
         self.inventory_dir = ""
         self.cluster_name = ""
         self.playbook = ""
@@ -94,8 +93,6 @@ class CallbackModule(CallbackBase):
         if not self.checking():
             return
         host = result._host.get_name()
-        if host not in self.hosts:
-            self.hosts.append(host)
         values = result._result
         diffs = values.get("diff") or []
         if isinstance(diffs, dict):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleActionFail
 
-from swarmforge_actions.role_arguments import known_names, load_spec, misspelt, parse_entry, readable
+from swarmforge_actions.role_arguments import known_names, load_spec, misspelt, parse_entry, read_specs, readable
 
 ROLES = Path(__file__).resolve().parents[4] / "roles"
 
@@ -20,12 +20,13 @@ def test_entries_name_a_role_and_an_entry_point() -> None:
 
 
 def test_specs_are_read_from_the_roles_and_an_unknown_entry_point_is_named() -> None:
-    assert "swarm_networks_overlays" in load_spec(str(ROLES), "swarm_networks", "main")
-    assert load_spec(str(ROLES), "docker_engine", "packages")
+    specs = read_specs(str(ROLES))
+    assert "swarm_networks_overlays" in load_spec(specs, str(ROLES), "swarm_networks", "main")
+    assert load_spec(specs, str(ROLES), "docker_engine", "packages")
     with pytest.raises(AnsibleActionFail, match="role swarm has no entry point 'nope'"):
-        load_spec(str(ROLES), "swarm", "nope")
+        load_spec(specs, str(ROLES), "swarm", "nope")
     with pytest.raises(AnsibleActionFail, match="check the role's name in preflight_roles"):
-        load_spec(str(ROLES), "no_such_role", "main")
+        load_spec(specs, str(ROLES), "no_such_role", "main")
 
 
 def test_an_unknown_key_in_an_entry_is_named_with_the_key_it_probably_meant() -> None:
@@ -36,7 +37,7 @@ def test_an_unknown_key_in_an_entry_is_named_with_the_key_it_probably_meant() ->
 
 
 def test_only_close_misspellings_of_a_role_variable_are_reported() -> None:
-    known = known_names(str(ROLES))
+    known = known_names(read_specs(str(ROLES)))
     names = ["host_prep_chrony_enabld", "host_prep_chrony_enabled", "swarm_mine_entirely", "ansible_host"]
     assert misspelt(names, known, ("host_prep_", "swarm_")) == [
         "host_prep_chrony_enabld is not a variable of any role: did you mean host_prep_chrony_enabled?"]
