@@ -81,7 +81,7 @@ options:
     elements: path
     default: []
   directories:
-    description: Directories that must exist (with the mode, when given).
+    description: Directories that must exist (with the mode, owner and group, when given).
     type: list
     elements: dict
     default: []
@@ -92,6 +92,12 @@ options:
         required: true
       mode:
         description: Octal mode.
+        type: str
+      owner:
+        description: User name or numeric id.
+        type: str
+      group:
+        description: Group name or numeric id.
         type: str
   services:
     description: systemd units and whether each must be enabled and active.
@@ -139,6 +145,22 @@ options:
         description: The C(sysctl.d) file that keeps the settings across reboots.
         type: path
         default: /etc/sysctl.d/60-swarmforge.conf
+  firewall:
+    description:
+      - Also say which firewall manages this host, in I(firewall) (C(firewalld) when its service is active, C(ufw)
+        when C(ufw status) says active, else C(nftables)). Only reported, never a difference.
+    type: bool
+    default: false
+  clock:
+    description:
+      - The clock must follow a time source (C(chronyc tracking) names a reference) and be at most I(max_offset)
+        seconds off it. What chrony says is returned in I(clock).
+    type: dict
+    suboptions:
+      max_offset:
+        description: Seconds.
+        type: float
+        required: true
 attributes:
   check_mode:
     support: full
@@ -174,10 +196,22 @@ converged:
   returned: always
   type: bool
 kernel:
-  description: What this kernel lacks or does not let us change (only with I(kernel)).
+  description: What this kernel has, lacks or does not let us change (only with I(kernel)); the present modules that
+    are not loaded yet and the sysctls we may write are what the kernel tasks then act on.
   returned: when kernel is given
   type: dict
-  sample: {missing_modules: [ip_vs], readonly_sysctls: ["net.ipv4.ip_forward=1"], missing_sysctls: []}
+  sample: {missing_modules: [ip_vs], readonly_sysctls: ["net.ipv4.ip_forward=1"], missing_sysctls: [],
+           present_modules: [overlay, br_netfilter], unloaded_modules: [br_netfilter], writable_sysctls: []}
+firewall:
+  description: The firewall that manages this host (only with I(firewall)).
+  returned: when firewall is true
+  type: str
+  sample: nftables
+clock:
+  description: What C(chronyc -c tracking) says (only with I(clock)); I(reference) is empty when chrony answers nothing.
+  returned: when clock is given
+  type: dict
+  sample: {reference: 172.28.88.1, offset: 0.000012}
 differences:
   description: One readable line per thing that differs.
   returned: always
@@ -186,7 +220,9 @@ differences:
   sample: ["package nftables is not installed", "/etc/chrony/chrony.conf: content differs"]
 """
 
+import grp
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -214,6 +250,8 @@ ARGUMENT_SPEC = {
     "directories": {"type": "list", "elements": "dict", "default": [], "options": {
         "path": {"type": "path", "required": True},
         "mode": {"type": "str"},
+        "owner": {"type": "str"},
+        "group": {"type": "str"},
     }},
     "services": {"type": "list", "elements": "dict", "default": [], "options": {
         "name": {"type": "str", "required": True},
@@ -227,7 +265,14 @@ ARGUMENT_SPEC = {
         "sysctls": {"type": "dict", "default": {}},
         "sysctl_file": {"type": "path", "default": "/etc/sysctl.d/60-swarmforge.conf"},
     }},
+    "firewall": {"type": "bool", "default": False},
+    "clock": {"type": "dict", "options": {
+        "max_offset": {"type": "float", "required": True},
+    }},
 }
+
+# chronyc's reference when it follows nothing: no source yet, or its own local clock.
+NO_REFERENCE = ("", "0.0.0.0", "127.127.1.1")
 
 
 def read_bytes(path):
@@ -308,12 +353,30 @@ def line_differences(spec):
     return []
 
 
+def owner_matches(wanted, current_id, lookup):
+    """wanted is a name or a numeric id; a name this host does not know never matches."""
+    if wanted is None:
+        return True
+    if str(wanted).isdigit():
+        return int(wanted) == current_id
+    try:
+        return lookup(str(wanted)) == current_id
+    except KeyError:
+        return False
+
+
 def directory_differences(spec):
     if not os.path.isdir(spec["path"]):
         return [f"{spec['path']}: not a directory"]
+    found = []
     if mode_differs(spec["path"], spec["mode"]):
-        return [f"{spec['path']}: mode is not {spec['mode']}"]
-    return []
+        found.append(f"{spec['path']}: mode is not {spec['mode']}")
+    status = os.stat(spec["path"])
+    if not owner_matches(spec.get("owner"), status.st_uid, lambda name: pwd.getpwnam(name).pw_uid):
+        found.append(f"{spec['path']}: owner is not {spec.get('owner')}")
+    if not owner_matches(spec.get("group"), status.st_gid, lambda name: grp.getgrnam(name).gr_gid):
+        found.append(f"{spec['path']}: group is not {spec.get('group')}")
+    return found
 
 
 def service_differences(spec):
@@ -339,8 +402,9 @@ def sysctl_file_values(path):
 
 def kernel_differences(spec):
     """Differences, and what the kernel lacks or keeps read-only (reported, never a difference)."""
-    found, report = [], {"missing_modules": [], "readonly_sysctls": [], "missing_sysctls": []}
-    present = []
+    report = {"missing_modules": [], "readonly_sysctls": [], "missing_sysctls": [],
+              "present_modules": [], "unloaded_modules": [], "writable_sysctls": []}
+    found, present = [], report["present_modules"]
     modprobe = shutil.which("modprobe") or shutil.which("modprobe", path="/usr/sbin:/sbin")
     for name in spec["modules"]:
         if not modprobe or run([modprobe, "--dry-run", "--quiet", name])[0] != 0:
@@ -348,6 +412,7 @@ def kernel_differences(spec):
             continue
         present.append(name)
         if not os.path.isdir(f"/sys/module/{name}"):
+            report["unloaded_modules"].append(name)
             found.append(f"kernel module {name} is not loaded")
     wanted = "".join(f"{line}\n" for line in [spec["modules_header"], *present])
     if (read_bytes(spec["modules_file"]) or b"").decode(errors="replace") != wanted:
@@ -363,6 +428,7 @@ def kernel_differences(spec):
         if not os.access(path, os.W_OK):
             report["readonly_sysctls"].append(f"{name}={current}")
             continue
+        report["writable_sysctls"].append(name)
         if current != value:
             found.append(f"sysctl {name} is {current}, not {value}")
         if kept.get(name) != value:
@@ -370,8 +436,42 @@ def kernel_differences(spec):
     return found, report
 
 
+def active_firewall():
+    """firewalld, ufw or nftables, as host_prep's firewall tasks tell them apart."""
+    if run(["systemctl", "is-active", "--quiet", "firewalld"])[0] == 0:
+        return "firewalld"
+    ufw = shutil.which("ufw") or shutil.which("ufw", path="/usr/sbin:/sbin")
+    if ufw and re.search(r"^Status: active", run([ufw, "status"])[1], re.M):
+        return "ufw"
+    return "nftables"
+
+
+def clock_differences(spec):
+    """Whether chrony follows a source within max_offset seconds, and what it says."""
+    chronyc = shutil.which("chronyc")
+    fields = run([chronyc, "-c", "tracking"])[1].strip().split(",") if chronyc else []
+    reference = fields[1] if len(fields) > 4 else ""
+    try:
+        offset = abs(float(fields[4])) if len(fields) > 4 else None
+    except ValueError:
+        offset = None
+    report = {"reference": "" if reference in NO_REFERENCE else reference, "offset": offset}
+    if not report["reference"] or offset is None:
+        return ["the clock follows no time source yet (chronyc tracking)"], report
+    if offset > spec["max_offset"]:
+        return [f"the clock is {offset}s off {reference}, more than {spec['max_offset']}s"], report
+    return [], report
+
+
 def differences(params, result=None):
     found = []
+    if params["firewall"] and result is not None:
+        result["firewall"] = active_firewall()
+    if params["clock"]:
+        clock_found, report = clock_differences(params["clock"])
+        found += clock_found
+        if result is not None:
+            result["clock"] = report
     if params["kernel"]:
         kernel_found, report = kernel_differences(params["kernel"])
         found += kernel_found

@@ -21,3 +21,5 @@ for plugin in sorted((PLUGINS / "modules").glob("*.py")):
     _load(f"swarmforge_modules.{plugin.stem}", plugin)
 for plugin in sorted((PLUGINS / "action").glob("*.py")):
     _load(f"swarmforge_actions.{plugin.stem}", plugin)
+for plugin in sorted((PLUGINS / "filter").glob("*.py")):
+    _load(f"swarmforge_filters.{plugin.stem}", plugin)

@@ -3,6 +3,7 @@ and a state that matches is converged."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,51 @@ def test_a_setting_this_kernel_lacks_is_reported_not_a_difference(tree: Path) ->
 def test_the_sysctl_file_is_read_as_sysctl_reads_it(tree: Path) -> None:
     (tree / "sysctl.conf").write_text("# c\n; c\nnet.a = 1\nnet.b=2 3\nnet.a=0\n", encoding="utf-8")
     assert sysctl_file_values(str(tree / "sysctl.conf")) == {"net.a": "0", "net.b": "2 3"}
+
+
+def test_a_directory_owner_and_group_are_compared_by_name_or_id(tree: Path) -> None:
+    mine = {"path": str(tree / "dir"), "mode": None, "owner": str(os.getuid()), "group": str(os.getgid())}
+    assert differences(params(directories=[mine])) == []
+    other = dict(mine, owner="swarmforge-no-such-user", group="swarmforge-no-such-group")
+    assert differences(params(directories=[other])) == [
+        f"{tree}/dir: owner is not swarmforge-no-such-user", f"{tree}/dir: group is not swarmforge-no-such-group"]
+
+
+def fake_commands(tree: Path, monkeypatch: pytest.MonkeyPatch, **scripts: str) -> None:
+    """Put shell scripts named as the commands first on PATH."""
+    folder = tree / "bin"
+    folder.mkdir(exist_ok=True)
+    for name, body in scripts.items():
+        (folder / name).write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+        (folder / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize(("tracking", "expected", "report"), [
+    ("A9FE7B7B,172.28.88.1,3,1764000000.1,-0.000012,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,Normal",
+     [], {"reference": "172.28.88.1", "offset": 0.000012}),
+    ("00000000,0.0.0.0,0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,Not synchronised",
+     ["the clock follows no time source yet (chronyc tracking)"], {"reference": "", "offset": 0.0}),
+    ("A9FE7B7B,172.28.88.1,3,1764000000.1,2.5,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,Normal",
+     ["the clock is 2.5s off 172.28.88.1, more than 1.0s"], {"reference": "172.28.88.1", "offset": 2.5}),
+    ("", ["the clock follows no time source yet (chronyc tracking)"], {"reference": "", "offset": None}),
+])
+def test_the_clock_must_follow_a_source_within_the_offset(tree: Path, monkeypatch: pytest.MonkeyPatch, tracking: str,
+                                                          expected: list[str], report: dict) -> None:
+    fake_commands(tree, monkeypatch, chronyc=f"echo '{tracking}'")
+    result: dict = {}
+    assert differences(params(clock={"max_offset": 1.0}), result) == expected
+    assert result["clock"] == report
+
+
+@pytest.mark.parametrize(("firewalld", "ufw", "expected"), [
+    ("exit 0", "echo 'Status: active'", "firewalld"),
+    ("exit 3", "echo 'Status: active'", "ufw"),
+    ("exit 3", "echo 'Status: inactive'", "nftables"),
+])
+def test_the_firewall_that_runs_is_reported_never_a_difference(tree: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                firewalld: str, ufw: str, expected: str) -> None:
+    fake_commands(tree, monkeypatch, systemctl=firewalld, ufw=ufw)
+    result: dict = {}
+    assert differences(params(firewall=True), result) == []
+    assert result["firewall"] == expected
