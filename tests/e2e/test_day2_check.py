@@ -1,0 +1,102 @@
+"""Every day-2 playbook under --check --diff on the converged cluster: the plan before the change.
+
+The ones that keep the cluster as the inventory says (scale with no new host, stacks, upgrade to the engine that runs,
+recover on a cluster that holds quorum, rotate with nothing asked) exit 0 with changed=0 on every host. The ones that
+act by nature (rotate's join tokens, remove_node, reset) exit 0 and report what a run would do; tasks that wait for an
+earlier change say so instead of failing. Either way the cluster is exactly as before: nodes, roles, availability,
+join tokens, services.
+
+The runs only read, so they go three at a time, each with its own fact cache (the lab's is one file per host)."""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from helpers import lab_env, lab_inventory, playbook, recap
+
+# name: (arguments, hosts that may report a change: None = none may)
+RUNS = {
+    "scale": (["scale.yml"], None),
+    "stacks": (["stacks.yml"], None),
+    "upgrade": (["upgrade.yml"], None),
+    "recover": (["recover.yml"], None),
+    "rotate nothing": (["rotate.yml", "-e", '{"rotate_join_tokens": []}'], None),
+    "rotate tokens": (["rotate.yml"], {"manager1"}),
+    "remove worker2": (["remove_node.yml", "-e", "node=worker2", "-e", "swarm_remove_node_confirmed=true"],
+                       {"localhost"}),
+    "reset": (["reset.yml"], {"manager1", "worker1", "worker2"}),
+}
+
+
+def cluster_state(cluster) -> dict:
+    manager = cluster.host("manager1")
+    return {
+        "nodes": sorted((n["Hostname"], n["ID"], n["Status"], n["Availability"], n["ManagerStatus"] != "")
+                        for n in cluster.nodes()),
+        "tokens": [manager.check_output(f"docker swarm join-token -q {kind}") for kind in ("worker", "manager")],
+        "services": sorted(manager.check_output(
+            "docker service ls --format '{{.Name}} {{.Image}} {{.Mode}}'").splitlines()),
+        "swarm": sorted(cluster.host(node.name).check_output("docker info --format '{{.Swarm.LocalNodeState}}'")
+                        for node in cluster.spec.nodes),
+    }
+
+
+@pytest.fixture(scope="module")
+def checked(cluster, tmp_path_factory) -> dict:
+    """Every run's output, and the cluster's state before and after all of them."""
+    before = cluster_state(cluster)
+    env = lab_env(cluster.name)
+    facts = Path(env["ANSIBLE_CACHE_PLUGIN_CONNECTION"])
+
+    caches = {}
+    for name in RUNS:
+        caches[name] = tmp_path_factory.mktemp("facts")
+        if facts.is_dir():
+            shutil.copytree(facts, caches[name], dirs_exist_ok=True)
+
+    def check(name: str):
+        args, _ = RUNS[name]
+        return name, playbook(args[0], lab_inventory(cluster.name), *args[1:], "--check", "--diff", timeout=900,
+                              **(env | {"ANSIBLE_CACHE_PLUGIN_CONNECTION": str(caches[name])}))
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = dict(pool.map(check, RUNS))
+    return {"before": before, "after": cluster_state(cluster), "results": results}
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_the_check_exits_0_and_reports_only_what_a_run_would_change(checked, name: str) -> None:
+    result = checked["results"][name]
+    assert result.returncode == 0, f"{name}:\n{result.stdout[-6000:]}{result.stderr[-2000:]}"
+    hosts = recap(result.stdout)
+    assert hosts and all(counts["failed"] == 0 and counts["unreachable"] == 0 for counts in hosts.values())
+    changed = {host for host, counts in hosts.items() if counts["changed"]}
+    allowed = RUNS[name][1]
+    if allowed is None:
+        assert changed == set(), f"{name} --check on the converged cluster reports changes on {sorted(changed)}"
+    else:
+        assert changed and changed <= allowed, f"{name} --check: changes reported on {sorted(changed)}"
+
+
+def test_the_checks_left_the_cluster_exactly_as_it_was(checked) -> None:
+    assert checked["after"] == checked["before"]
+
+
+def test_remove_node_says_which_waits_check_mode_cannot_show(checked) -> None:
+    output = " ".join(checked["results"]["remove worker2"].stdout.split())
+    assert "Check mode: worker2 has not left (nothing was changed), so the waits for that are skipped" in output
+
+
+def test_upgrade_names_the_nodes_already_at_the_target_version(checked) -> None:
+    output = " ".join(checked["results"]["upgrade"].stdout.split())
+    for node in ("manager1", "manager2", "manager3", "worker1", "worker2"):
+        assert f"{node}: engine " in output and "is the target version: not drained, not restarted" in output
+
+
+def test_reset_names_the_cluster_it_would_take_down_without_a_confirmation(checked) -> None:
+    assert "Not confirmed" not in checked["results"]["reset"].stdout
+
