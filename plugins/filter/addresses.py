@@ -2,7 +2,8 @@
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """Address filters for the roles, on Python's own ipaddress module: the firewall's member sets need the IPv4 and
-IPv6 entries apart, and preflight picks the host address inside a CIDR. ansible.utils' filters did this before; they
+IPv6 entries apart; preflight picks the host address inside a CIDR and refuses overlapping networks and addresses
+given to two hosts. ansible.utils' filters did this before; they
 import netaddr in every forked worker of every task that uses them (about half a second a task across six hosts),
 and they dropped an entry they could not read without a word, so a typo in host_prep_firewall_extra_cidrs left a
 network out of the firewall silently. These refuse it, naming the value."""
@@ -37,6 +38,29 @@ def in_network(addresses, cidr, what="swarm_advertise_cidr"):
             and _network(address, "address").subnet_of(network)]
 
 
+def overlapping(networks, others=None, what="swarm_networks_overlays"):
+    """Pairs "a and b" of networks that share addresses: within networks, or, given others, between the two lists.
+    Entries may be addresses (a /32 or /128 network) or CIDRs; duplicates count as overlapping."""
+    first = [(str(value), _network(value, what)) for value in networks or []]
+    if others is None:
+        pairs = [(a, b) for i, a in enumerate(first) for b in first[i + 1:]]
+    else:
+        second = [(str(value), _network(value, what)) for value in others]
+        pairs = [(a, b) for a in first for b in second]
+    return [f"{a[0]} and {b[0]}" for a, b in pairs if a[1].version == b[1].version and a[1].overlaps(b[1])]
+
+
+def duplicates(values):
+    """The values that occur more than once, each once, in first-seen order."""
+    seen, repeated = set(), []
+    for value in values or []:
+        if value in seen and value not in repeated:
+            repeated.append(value)
+        seen.add(value)
+    return repeated
+
+
 class FilterModule:
     def filters(self):
-        return {"ip_version": ip_version, "in_network": in_network}
+        return {"ip_version": ip_version, "in_network": in_network, "overlapping": overlapping,
+                "duplicates": duplicates}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -39,11 +41,66 @@ def failure_text(output: str) -> str:
     ("live_restore.yml", [],
      "live-restore is incompatible with swarm mode (dockerd refuses to start a swarm node with it). "
      "Remove live-restore from docker_engine_daemon_options for node1."),
+    ("neither_group.yml", [],
+     "Hosts in 'swarm' but in neither 'swarm_managers' nor 'swarm_workers': node2. Put each in one of the two "
+     "groups"),
+    ("same_address.yml", [],
+     "The same advertise address for several hosts: "),
+    ("overlay_overlap.yml", [],
+     "Overlay subnets in swarm_networks_overlays overlap: 10.200.0.0/24 and 10.200.0.128/25. Give each overlay "
+     "network a subnet of its own."),
+    ("overlay_overlap.yml", [],
+     "Overlay subnets overlap swarm_default_addr_pool, from which the swarm hands out subnets to other networks: "
+     "10.210.5.0/24 and 10.210.0.0/16."),
 ])
 def test_bad_inventory_is_refused_with_the_fix(inventory: str, extra: list[str], message: str) -> None:
     result = preflight(inventory, *extra)
     assert result.returncode != 0, result.stdout
     assert message in failure_text(result.stdout), result.stdout
+
+
+def test_two_hosts_with_one_address_are_both_named() -> None:
+    text = failure_text(preflight("same_address.yml").stdout)
+    assert re.search(r"The same advertise address for several hosts: [0-9.]+ \(node1, node2\)\. Each node needs an "
+                     r"address of its own", text), text
+
+
+def this_machines_network() -> str:
+    """The network (CIDR) of this machine's default-route address, as the local-connection fixtures resolve it."""
+    route = json.loads(subprocess.run(["ip", "-j", "-4", "route", "show", "default"], capture_output=True,
+                                      text=True, check=True).stdout)
+    device = route[0]["dev"]
+    address = json.loads(subprocess.run(["ip", "-j", "-4", "addr", "show", "dev", device], capture_output=True,
+                                        text=True, check=True).stdout)[0]["addr_info"][0]
+    return str(ipaddress.ip_network(f"{address['local']}/{address['prefixlen']}", strict=False))
+
+
+def test_an_overlay_over_the_hosts_own_network_is_refused() -> None:
+    network = this_machines_network()
+    result = preflight("good.yml", "-e", json.dumps({"swarm_networks_overlays": [{"name": "x", "subnet": network}]}))
+    assert result.returncode != 0, result.stdout
+    assert (f"An overlay subnet holds a node's own address: {network} and " in failure_text(result.stdout)
+            and "Choose overlay subnets (swarm_networks_overlays) outside the networks the hosts are on."
+            in failure_text(result.stdout)), result.stdout
+
+
+def test_a_false_written_as_a_string_is_false() -> None:
+    result = preflight("good.yml", "-e", json.dumps({"docker_engine_daemon_options": {"live-restore": "false"}}))
+    assert result.returncode == 0, result.stdout
+
+
+def test_more_than_seven_managers_pass_with_a_warning(tmp_path) -> None:
+    many = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                             "swarm_advertise_addr": "{{ ansible_facts.default_ipv4.address }}"},
+                    "children": {"swarm": {"children": {"swarm_managers": {
+                        "hosts": {f"node{n}": None for n in range(1, 10)}}}}}}}
+    inventory = tmp_path / "nine_managers.yml"
+    inventory.write_text(yaml.safe_dump(many), encoding="utf-8")
+    # The rules across hosts read the whole inventory; one host is enough for the rest.
+    result = playbook("playbooks/preflight.yml", inventory, "--limit", "node1", timeout=300,
+                      ANSIBLE_CACHE_PLUGIN="memory")
+    assert result.returncode == 0, result.stdout
+    assert "WARNING: 9 managers. Raft's writes slow down as managers grow" in failure_text(result.stdout), result.stdout
 
 
 def test_foreign_address_message_names_the_variables_to_set() -> None:
@@ -55,7 +112,8 @@ def test_foreign_address_message_names_the_variables_to_set() -> None:
 
 
 def test_even_managers_pass_when_explicitly_allowed() -> None:
-    result = preflight("even_managers.yml", "-e", "swarm_allow_even_managers=true")
+    # Both fixture hosts are this machine (one address): the run goes to one, the rules across hosts read both.
+    result = preflight("even_managers.yml", "-e", "swarm_allow_even_managers=true", "--limit", "node1")
     assert result.returncode == 0, result.stdout
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from swarmforge_filters.addresses import in_network, ip_version
+from swarmforge_filters.addresses import duplicates, in_network, ip_version, overlapping
 
 ENTRIES = ["172.28.88.11", "fd00:88::11", "10.0.0.0/8", "fd00::/64", "192.168.1.5/24"]
 
@@ -34,3 +34,21 @@ def test_addresses_inside_a_network_keep_their_order() -> None:
 def test_a_malformed_cidr_names_swarm_advertise_cidr() -> None:
     with pytest.raises(AnsibleFilterError, match="swarm_advertise_cidr: '172.28.88.0/40'"):
         in_network(["172.28.88.11"], "172.28.88.0/40")
+
+
+def test_overlapping_networks_are_named_in_pairs() -> None:
+    assert overlapping(["10.200.0.0/24", "10.200.0.128/25", "10.201.0.0/24"]) == ["10.200.0.0/24 and 10.200.0.128/25"]
+    assert overlapping(["10.200.0.0/24", "10.200.0.0/24"]) == ["10.200.0.0/24 and 10.200.0.0/24"]
+    assert overlapping(["10.0.0.0/8", "fd00::/8"]) == []
+
+
+def test_networks_against_another_list_and_addresses() -> None:
+    assert overlapping(["10.210.5.0/24", "10.1.0.0/24"], ["10.210.0.0/16"]) == ["10.210.5.0/24 and 10.210.0.0/16"]
+    assert overlapping(["172.28.88.0/24"], ["172.28.88.11", "172.28.90.11"]) == ["172.28.88.0/24 and 172.28.88.11"]
+    with pytest.raises(AnsibleFilterError, match="swarm_default_addr_pool: 'pool'"):
+        overlapping(["10.0.0.0/24"], ["pool"], "swarm_default_addr_pool")
+
+
+def test_duplicates_are_listed_once_in_order() -> None:
+    assert duplicates(["a", "b", "a", "c", "b", "a"]) == ["a", "b"]
+    assert duplicates([]) == [] and duplicates(None) == []
