@@ -166,6 +166,12 @@ def test_7_rolling_engine_upgrade(cluster) -> None:
     services = cluster.docker_json("manager1", "docker service ls --format '{{json .}}'")
     assert all(s["Replicas"].split(" ")[0].split("/")[0] == s["Replicas"].split(" ")[0].split("/")[1]
                for s in services), services
+    # Every engine is at the target version now: a second run leaves every node as it is.
+    again = run_ok(cluster, "upgrade.yml", "-e", "upgrade_worker_batch=50%")
+    assert changed_hosts(again) == {}, changed_hosts(again)
+    assert "Upgrade | drain, and wait until no task runs" not in again
+    text = " ".join(again.split())
+    assert all(f"{name}: engine " in text for name in before) and "is the target version: not drained" in text
 
 
 def test_8_rotate_join_tokens_and_the_root_ca(cluster) -> None:
