@@ -40,8 +40,9 @@ options:
         type: str
         required: true
       mode:
-        description: Octal mode, e.g. C("0644").
-        type: str
+        description: Octal mode as a string, e.g. C("0644"), or the mode bits as a number (as C(ansible.builtin.file)
+          reads them).
+        type: raw
   blocks:
     description: Text that must stand in a file as one contiguous run of lines (a managed block with its markers).
     type: list
@@ -91,8 +92,8 @@ options:
         type: path
         required: true
       mode:
-        description: Octal mode.
-        type: str
+        description: Octal mode as a string, or the mode bits as a number.
+        type: raw
       owner:
         description: User name or numeric id.
         type: str
@@ -235,7 +236,7 @@ ARGUMENT_SPEC = {
     "files": {"type": "list", "elements": "dict", "default": [], "options": {
         "path": {"type": "path", "required": True},
         "content": {"type": "str", "required": True},
-        "mode": {"type": "str"},
+        "mode": {"type": "raw"},
     }},
     "blocks": {"type": "list", "elements": "dict", "default": [], "options": {
         "path": {"type": "path", "required": True},
@@ -249,7 +250,7 @@ ARGUMENT_SPEC = {
     "absent": {"type": "list", "elements": "path", "default": []},
     "directories": {"type": "list", "elements": "dict", "default": [], "options": {
         "path": {"type": "path", "required": True},
-        "mode": {"type": "str"},
+        "mode": {"type": "raw"},
         "owner": {"type": "str"},
         "group": {"type": "str"},
     }},
@@ -283,8 +284,17 @@ def read_bytes(path):
         return None
 
 
+def shown_mode(wanted):
+    return f"{wanted:04o}" if isinstance(wanted, int) else wanted
+
+
 def mode_differs(path, wanted):
-    return wanted is not None and (os.stat(path).st_mode & 0o7777) != int(str(wanted), 8)
+    """wanted: an octal string ("0755"), or the mode bits as a number (YAML's unquoted 0755 is 493), as the file
+    module reads it."""
+    if wanted is None:
+        return False
+    bits = wanted if isinstance(wanted, int) else int(str(wanted), 8)
+    return (os.stat(path).st_mode & 0o7777) != bits
 
 
 def run(command):
@@ -326,7 +336,7 @@ def file_differences(spec):
     if current != spec["content"].encode():
         found.append(f"{spec['path']}: content differs")
     if mode_differs(spec["path"], spec["mode"]):
-        found.append(f"{spec['path']}: mode is not {spec['mode']}")
+        found.append(f"{spec['path']}: mode is not {shown_mode(spec['mode'])}")
     return found
 
 
@@ -370,7 +380,7 @@ def directory_differences(spec):
         return [f"{spec['path']}: not a directory"]
     found = []
     if mode_differs(spec["path"], spec["mode"]):
-        found.append(f"{spec['path']}: mode is not {spec['mode']}")
+        found.append(f"{spec['path']}: mode is not {shown_mode(spec['mode'])}")
     status = os.stat(spec["path"])
     if not owner_matches(spec.get("owner"), status.st_uid, lambda name: pwd.getpwnam(name).pw_uid):
         found.append(f"{spec['path']}: owner is not {spec.get('owner')}")

@@ -46,6 +46,8 @@ def file_spec(path: Path, content: str, mode: str | None = "0644") -> dict:
     ("lines", lambda t: {"path": str(t / "defaults"), "regexp": "^OPTIONS=", "line": "OPTIONS=1"},
      ["{t}/defaults: the line matching ^OPTIONS= is not 'OPTIONS=1'"]),
     ("directories", lambda t: {"path": str(t / "dir"), "mode": "0755"}, []),
+    ("directories", lambda t: {"path": str(t / "dir"), "mode": 0o755}, []),
+    ("directories", lambda t: {"path": str(t / "dir"), "mode": 0o700}, ["{t}/dir: mode is not 0700"]),
     ("directories", lambda t: {"path": str(t / "conf"), "mode": None}, ["{t}/conf: not a directory"]),
     ("absent", lambda t: str(t / "none"), []),
     ("absent", lambda t: str(t / "conf"), ["{t}/conf: exists"]),
