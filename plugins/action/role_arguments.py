@@ -76,13 +76,16 @@ def misspelt(names, known: set[str], prefixes: tuple[str, ...]) -> list[str]:
 
 UNSUPPORTED = re.compile(r"^(?:Unsupported parameters for .*?: )?(?P<path>[\w.-]+)\. Supported parameters include: "
                          r"(?P<known>.*?)\.?$")
+INTERNAL_TYPE = re.compile(r": <class '[\w.]+'> cannot be converted to an? \w+")
 
 
 def readable(message: str) -> str:
     """A validator message as an operator reads it: an unknown key in an entry, with the key it probably meant."""
     found = UNSUPPORTED.match(message)
     if not found:
-        return message.rstrip(".")
+        # "...: <class 'ansible...._AnsibleTaggedList'> cannot be converted to a dict": Ansible's internal type names
+        # say nothing to an operator; the sentence before it already names the type given and the type needed.
+        return INTERNAL_TYPE.sub("", message).rstrip(".")
     *parent, key = found.group("path").split(".")
     known = [name.strip() for name in found.group("known").split(",") if name.strip()]
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)

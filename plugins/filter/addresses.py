@@ -60,7 +60,23 @@ def duplicates(values):
     return repeated
 
 
+def not_networks(values, what):
+    """The entries of values that are neither an address nor a network, each as "what: 'value'"; a value that is not
+    a list is itself such an entry."""
+    if values in (None, ""):
+        return []
+    if not isinstance(values, (list, tuple)):
+        return [f"{what}: {values!r} (a list is needed)"]
+    wrong = []
+    for value in values:
+        try:
+            ipaddress.ip_network(str(value).strip(), strict=False)
+        except ValueError:
+            wrong.append(f"{what}: {value!r}")
+    return wrong
+
+
 class FilterModule:
     def filters(self):
         return {"ip_version": ip_version, "in_network": in_network, "overlapping": overlapping,
-                "duplicates": duplicates}
+                "duplicates": duplicates, "not_networks": not_networks}

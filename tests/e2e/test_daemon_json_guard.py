@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from helpers import lab_playbook
+from helpers import lab_playbook, recap
 
 
 def engine_state(host) -> tuple[str, str]:
@@ -17,8 +17,18 @@ def test_unknown_option_is_refused_and_the_engine_is_untouched(cluster) -> None:
     before = engine_state(host)
     options = json.loads(before[0])
     options["no-such-option"] = True
+    # Preflight knows the daemon.json keys: the run stops before any host changes, naming the key.
     result = lab_playbook(cluster.name, "site.yml", "--tags", "docker_engine", "--limit", "worker2",
                           "-e", json.dumps({"docker_engine_daemon_options": options}))
+    assert result.returncode != 0
+    assert ("docker_engine_daemon_options for worker2: 'no-such-option' is not a daemon.json option"
+            in " ".join(result.stdout.split())), result.stdout
+    assert all(counts["changed"] == 0 for counts in recap(result.stdout).values()), result.stdout
+    assert engine_state(host) == before, "daemon.json and the running engine must be untouched"
+    # A key declared as a newer engine's passes preflight; the node's own check (dockerd's flags) still refuses it.
+    result = lab_playbook(cluster.name, "site.yml", "--tags", "docker_engine", "--limit", "worker2",
+                          "-e", json.dumps({"docker_engine_daemon_options": options,
+                                            "docker_engine_daemon_extra_keys": ["no-such-option"]}))
     assert result.returncode != 0
     assert "daemon.json rejected: unknown daemon option(s) ['no-such-option']" in result.stdout
     assert engine_state(host) == before, "daemon.json and the running engine must be untouched"
