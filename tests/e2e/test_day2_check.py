@@ -6,6 +6,8 @@ act by nature (rotate's join tokens, remove_node, reset) exit 0 and report what 
 earlier change say so instead of failing. Either way the cluster is exactly as before: nodes, roles, availability,
 join tokens, services.
 
+Day-2 runs given a host or stack name the inventory lacks stop before changing anything, naming the ones it has.
+
 The runs only read, so they go three at a time, each with its own fact cache (the lab's is one file per host)."""
 
 from __future__ import annotations
@@ -30,6 +32,21 @@ RUNS = {
                        {"localhost"}),
     "reset": (["reset.yml"], {"manager1", "worker1", "worker2"}),
 }
+# Real runs (not checks) given a name the inventory does not have: each stops before changing anything, with the names
+# it knows. name: (arguments, what the message says)
+REFUSALS = {
+    "remove a typo": (["remove_node.yml", "-e", "node=workr2", "-e", "swarm_remove_node_confirmed=true"],
+                      "manages: nothing was changed. Known names: inventory hosts manager1, manager2, manager3, worker1, "
+                      "worker2; swarm nodes manager1, manager2, manager3, worker1, worker2."),
+    "remove a list": (["remove_node.yml", "-e", "node=worker1,worker2", "-e", "swarm_remove_node_confirmed=true"],
+                      "One node at a time (given: worker1,worker2): -e node=NAME"),
+    "roll back a typo": (["stacks.yml", "-e", "rollback=wbe"],
+                         "No stack wbe in swarm_stacks_list: nothing was rolled back. The inventory's stacks: web, "
+                         "guestbook, visualizer."),
+    "recover from a typo": (["recover.yml", "-e", "swarm_recover_from=manger1"],
+                            "swarm_recover_from=manger1 is not a host of 'swarm_managers'. Name one of them: manager1, "
+                            "manager2, manager3."),
+}
 
 
 def cluster_state(cluster) -> dict:
@@ -53,18 +70,18 @@ def checked(cluster, tmp_path_factory) -> dict:
     facts = Path(env["ANSIBLE_CACHE_PLUGIN_CONNECTION"])
 
     caches = {}
-    for name in RUNS:
+    for name in [*RUNS, *REFUSALS]:
         caches[name] = tmp_path_factory.mktemp("facts")
         if facts.is_dir():
             shutil.copytree(facts, caches[name], dirs_exist_ok=True)
 
     def check(name: str):
-        args, _ = RUNS[name]
-        return name, playbook(args[0], lab_inventory(cluster.name), *args[1:], "--check", "--diff", timeout=900,
+        args, mode = (RUNS[name][0], ["--check", "--diff"]) if name in RUNS else (REFUSALS[name][0], [])
+        return name, playbook(args[0], lab_inventory(cluster.name), *args[1:], *mode, timeout=900,
                               **(env | {"ANSIBLE_CACHE_PLUGIN_CONNECTION": str(caches[name])}))
 
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(pool.map(check, RUNS))
+        results = dict(pool.map(check, [*RUNS, *REFUSALS]))
     return {"before": before, "after": cluster_state(cluster), "results": results}
 
 
@@ -80,6 +97,17 @@ def test_the_check_exits_0_and_reports_only_what_a_run_would_change(checked, nam
         assert changed == set(), f"{name} --check on the converged cluster reports changes on {sorted(changed)}"
     else:
         assert changed and changed <= allowed, f"{name} --check: changes reported on {sorted(changed)}"
+
+
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_a_name_the_inventory_lacks_is_refused_with_the_names_it_has(checked, name: str) -> None:
+    result = checked["results"][name]
+    assert result.returncode != 0, result.stdout[-6000:]
+    text = " ".join(result.stdout.split())
+    assert REFUSALS[name][1] in text, result.stdout[-6000:]
+    if name == "remove a typo":
+        assert "workr2 is neither an inventory host nor a node of the swarm that manager" in text
+    assert all(counts["changed"] == 0 for counts in recap(result.stdout).values()), result.stdout[-6000:]
 
 
 def test_the_checks_left_the_cluster_exactly_as_it_was(checked) -> None:

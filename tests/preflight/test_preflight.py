@@ -53,6 +53,10 @@ def failure_text(output: str) -> str:
     ("overlay_overlap.yml", [],
      "Overlay subnets overlap swarm_default_addr_pool, from which the swarm hands out subnets to other networks: "
      "10.210.5.0/24 and 10.210.0.0/16."),
+    ("good.yml", ["-e", "swarm_stacks_manager=node9"],
+     "swarm_stacks_manager=node9 is not a host of 'swarm_managers'. Name one of them: node1."),
+    ("good.yml", ["-e", '{"swarm_networks_manager": ["node1"]}'],
+     "swarm_networks_manager=['node1'] is not a host of 'swarm_managers'. Name one of them: node1."),
 ])
 def test_bad_inventory_is_refused_with_the_fix(inventory: str, extra: list[str], message: str) -> None:
     result = preflight(inventory, *extra)
