@@ -47,6 +47,25 @@ REFUSALS = {
                             "swarm_recover_from=manger1 is not a host of 'swarm_managers'. Name one of them: manager1, "
                             "manager2, manager3."),
 }
+# With the production defaults, a kernel feature the lab's kernel lacks stops the run, naming the fix (the lab's
+# inventory asks for the fallbacks). name: (arguments, message, the probe that finds the feature, on which node)
+MISSING_FEATURES = {
+    "NFS client": (["site.yml", "--tags", "swarm_volumes", "-e", "swarm_volumes_nfs_missing=fail"],
+                   "cannot mount NFS (no nfs4 in /proc/filesystems, no nfs module), and swarm_volumes_list has NFS "
+                   "volumes (web_html, guestbook_db): nothing was created. Give those hosts a kernel with the nfs "
+                   "module", "grep -qw nfs4 /proc/filesystems || modprobe -n nfs", "manager1"),
+    "IPVS": (["stacks.yml", "-e", "swarm_stacks_publish_mode=ingress"],
+             "has no IPVS (no /proc/net/ip_vs, no ip_vs module), which the ingress routing mesh and service VIPs need: "
+             "nothing was deployed.", "test -e /proc/net/ip_vs || modprobe -n ip_vs", "manager1"),
+    "NFS server": (["site.yml", "--tags", "nfs_server", "-e", "nfs_server_implementation=kernel"],
+                   "The kernel of storage1 has no NFS server (no nfsd in /proc/filesystems, no nfsd module): nothing "
+                   "was changed. Give it a kernel with the nfsd module, or set nfs_server_implementation in the "
+                   "inventory to ganesha", "grep -qw nfsd /proc/filesystems || modprobe -n nfsd", "storage1"),
+}
+
+
+def missing_features(cluster) -> list[str]:
+    return [name for name, (_, _, probe, node) in MISSING_FEATURES.items() if cluster.host(node).run(probe).rc != 0]
 
 
 def cluster_state(cluster) -> dict:
@@ -66,22 +85,24 @@ def cluster_state(cluster) -> dict:
 def checked(cluster, tmp_path_factory) -> dict:
     """Every run's output, and the cluster's state before and after all of them."""
     before = cluster_state(cluster)
+    missing = missing_features(cluster)
     env = lab_env(cluster.name)
     facts = Path(env["ANSIBLE_CACHE_PLUGIN_CONNECTION"])
 
     caches = {}
-    for name in [*RUNS, *REFUSALS]:
+    for name in [*RUNS, *REFUSALS, *missing]:
         caches[name] = tmp_path_factory.mktemp("facts")
         if facts.is_dir():
             shutil.copytree(facts, caches[name], dirs_exist_ok=True)
 
     def check(name: str):
-        args, mode = (RUNS[name][0], ["--check", "--diff"]) if name in RUNS else (REFUSALS[name][0], [])
+        args, mode = (RUNS[name][0], ["--check", "--diff"]) if name in RUNS else (
+            (REFUSALS.get(name) or MISSING_FEATURES[name])[0], [])
         return name, playbook(args[0], lab_inventory(cluster.name), *args[1:], *mode, timeout=900,
                               **(env | {"ANSIBLE_CACHE_PLUGIN_CONNECTION": str(caches[name])}))
 
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(pool.map(check, [*RUNS, *REFUSALS]))
+        results = dict(pool.map(check, [*RUNS, *REFUSALS, *missing]))
     return {"before": before, "after": cluster_state(cluster), "results": results}
 
 
@@ -107,6 +128,16 @@ def test_a_name_the_inventory_lacks_is_refused_with_the_names_it_has(checked, na
     assert REFUSALS[name][1] in text, result.stdout[-6000:]
     if name == "remove a typo":
         assert "workr2 is neither an inventory host nor a node of the swarm that manager" in text
+    assert all(counts["changed"] == 0 for counts in recap(result.stdout).values()), result.stdout[-6000:]
+
+
+@pytest.mark.parametrize("name", list(MISSING_FEATURES))
+def test_a_missing_kernel_feature_stops_a_production_inventory_naming_the_fix(checked, name: str) -> None:
+    result = checked["results"].get(name)
+    if result is None:
+        pytest.skip(f"this kernel has {name}: the run would use it, so the refusal cannot be shown here")
+    assert result.returncode != 0, result.stdout[-6000:]
+    assert MISSING_FEATURES[name][1] in " ".join(result.stdout.split()), result.stdout[-6000:]
     assert all(counts["changed"] == 0 for counts in recap(result.stdout).values()), result.stdout[-6000:]
 
 
