@@ -12,12 +12,16 @@ entirely. Everything here is pure: no API, no Ansible.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shlex
 from typing import Any
 
 STACK_LABEL = "com.docker.stack.namespace"
 IMAGE_LABEL = "com.docker.stack.image"
+# A service label holding the service's compose definition as last deployed (normalised JSON): any field a compose
+# file can set is compared through it, the ones the live comparison does not know included.
+DEFINITION_LABEL = "io.swarmforge.stack.definition"
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.I)
@@ -209,7 +213,7 @@ def desired_service(stack: str, name: str, service: dict, top: dict) -> dict:
         "secrets": _files("secrets", stack, service.get("secrets"), top),
         "configs": _files("configs", stack, service.get("configs"), top),
         "mounts": _mounts(stack, service.get("volumes"), top),
-        "service_labels": label_map(deploy.get("labels")),
+        "service_labels": {k: v for k, v in label_map(deploy.get("labels")).items() if k != DEFINITION_LABEL},
         "container_labels": label_map(service.get("labels")),
     }
     if mode == "replicated":
@@ -256,6 +260,98 @@ def desired_networks(stack: str, compose: dict) -> list[str]:
                   if not (declared.get(key) or {}).get("external"))
 
 
+def _referenced(service: dict) -> dict[str, list[str]]:
+    """The top-level keys (networks, configs, secrets, volumes) a compose service refers to."""
+    networks = service.get("networks", ["default"])
+    volumes = []
+    for entry in service.get("volumes") or []:
+        source = entry.get("source") if isinstance(entry, dict) else str(entry).split(":")[0]
+        if source and not str(source).startswith(("/", ".", "~")):
+            volumes.append(str(source))
+    return {
+        "networks": sorted(networks if isinstance(networks, (list, dict)) else []),
+        "configs": sorted(e if isinstance(e, str) else e["source"] for e in service.get("configs") or []),
+        "secrets": sorted(e if isinstance(e, str) else e["source"] for e in service.get("secrets") or []),
+        "volumes": sorted(volumes),
+    }
+
+
+def service_definitions(compose: dict) -> dict[str, str]:
+    """{compose service key: its definition as JSON} with the top-level entries it refers to, keys sorted: the content
+    that decides whether the service must be deployed again, whatever fields it sets."""
+    compose = unescape(compose)
+    definitions = {}
+    for name, service in (compose.get("services") or {}).items():
+        service = copy.deepcopy(service or {})
+        deploy = service.get("deploy") or {}
+        if "labels" in deploy:
+            deploy["labels"] = {k: v for k, v in label_map(deploy["labels"]).items() if k != DEFINITION_LABEL}
+            if not deploy["labels"]:
+                del deploy["labels"]
+        if "deploy" in service and not deploy:
+            del service["deploy"]  # empty, or only the definition label: as if not written
+        document = {"service": service}
+        for kind, keys in _referenced(service).items():
+            entries = {key: (compose.get(kind) or {}).get(key) for key in keys if key in (compose.get(kind) or {})}
+            if entries:
+                document[kind] = entries
+        definitions[name] = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return definitions
+
+
+# Definition keys whose whole meaning the live comparison (compare) already checks against the running service:
+# for these the live comparison decides, so that a key written in another but equal form (environment as a list or
+# a mapping) deploys nothing. Every other key (healthcheck, logging, cap_add, deploy.resources, ...) is decided by
+# the definition.
+COMPARED_KEYS = frozenset({
+    "image", "command", "entrypoint", "environment", "ports", "networks", "secrets", "configs", "volumes", "labels",
+    "hostname", "user", "working_dir", "deploy.replicas", "deploy.mode", "deploy.update_config",
+    "deploy.rollback_config", "deploy.restart_policy", "deploy.placement", "deploy.endpoint_mode", "deploy.labels",
+})
+
+
+def definition_changes(live: str | None, wanted: str) -> dict[str, tuple]:
+    """What differs between the definition a service was deployed with (its label; None when it has none) and the
+    wanted one, as {field: (before, after)}: the service's own keys (deploy's one level down), and the referenced
+    top-level entries. A service without the label (deployed by hand or before swarmforge kept it) shows as one
+    change of the whole definition."""
+    after = json.loads(wanted)
+    if live is None:
+        return {"definition": (None, "recorded on the next deploy")}
+    try:
+        before = json.loads(live)
+    except ValueError:
+        return {"definition": (live, after)}
+    changes = {}
+    old_service, new_service = before.get("service") or {}, after.get("service") or {}
+    for key in sorted(set(old_service) | set(new_service)):
+        if key == "deploy":
+            old_deploy, new_deploy = old_service.get(key) or {}, new_service.get(key) or {}
+            for sub_key in sorted(set(old_deploy) | set(new_deploy)):
+                if old_deploy.get(sub_key) != new_deploy.get(sub_key):
+                    changes[f"deploy.{sub_key}"] = (old_deploy.get(sub_key), new_deploy.get(sub_key))
+        elif old_service.get(key) != new_service.get(key):
+            changes[key] = (old_service.get(key), new_service.get(key))
+    for kind in ("networks", "configs", "secrets", "volumes"):
+        if before.get(kind) != after.get(kind):
+            changes[f"top-level {kind}"] = (before.get(kind), after.get(kind))
+    return changes
+
+
+def with_definition_labels(compose: dict, definitions: dict[str, str]) -> dict:
+    """The compose document to deploy: each service's deploy.labels carry its definition."""
+    compose = copy.deepcopy(compose)
+    for name, service in (compose.get("services") or {}).items():
+        service = service if service is not None else {}
+        compose["services"][name] = service
+        deploy = service.setdefault("deploy", {})
+        labels = label_map(deploy.get("labels"))
+        # stack deploy fills $NAME from its environment: a literal $ in the definition is written $$.
+        labels[DEFINITION_LABEL] = definitions[name].replace("$", "$$")
+        deploy["labels"] = labels
+    return compose
+
+
 # -- live side ---------------------------------------------------------------------------------------------------
 def live_service(service: dict, network_names: dict[str, str]) -> dict:
     spec = service["Spec"]
@@ -278,7 +374,8 @@ def live_service(service: dict, network_names: dict[str, str]) -> dict:
         "configs": sorted((c["ConfigName"], c["File"]["Name"], c["File"]["Mode"]) for c in container.get("Configs") or []),
         "mounts": sorted(((m.get("Type", "volume"), m.get("Source", ""), m["Target"], bool(m.get("ReadOnly", False)))
                           for m in container.get("Mounts") or []), key=lambda mount: mount[2]),
-        "service_labels": {k: v for k, v in (spec.get("Labels") or {}).items() if k not in (STACK_LABEL, IMAGE_LABEL)},
+        "service_labels": {k: v for k, v in (spec.get("Labels") or {}).items()
+                           if k not in (STACK_LABEL, IMAGE_LABEL, DEFINITION_LABEL)},
         "container_labels": {k: v for k, v in (container.get("Labels") or {}).items() if k != STACK_LABEL},
         "update_config": spec.get("UpdateConfig") or {},
         "rollback_config": spec.get("RollbackConfig") or {},

@@ -11,8 +11,14 @@ description:
   - Reads the compose document (files on the manager, merged in order, or an inline I(definition)), normalises each
     service, and compares it with the live services of the stack (image, command, entrypoint, environment,
     replicas or global mode, update, rollback and restart policies, placement, networks, secrets, configs, ports,
-    labels, resource limits). Stack networks that do not exist yet, services to create and, with I(prune), services
-    to remove count too.
+    labels, resource limits), so that a change made by hand to those is found. Stack networks that do not exist yet,
+    services to create and, with I(prune), services to remove count too.
+  - Every other field a compose file can set (healthcheck, logging, cap_add, stop_grace_period, reservations, dns,
+    extra_hosts, ulimits, sysctls, init, ...) is compared by content - each service carries the compose definition
+    it was deployed with (its own keys and the networks, configs, secrets and volumes it refers to, as normalised
+    JSON) in the service label C(io.swarmforge.stack.definition), and a service whose definition differs is deployed
+    again, its changed keys named in the result and the diff. A service deployed without that label (by hand, or
+    by an older swarmforge) is deployed once to record it.
   - Only when something differs does it run C(docker stack deploy) (the decision and the diff are this module's),
     then waits until every service converged (update completed, every replica running) and fails with the tasks'
     errors when a service rolled back or its tasks keep failing.
@@ -136,8 +142,8 @@ import time
 
 from ansible.module_utils.swarmforge_docker import SwarmClient
 from ansible.module_utils.swarmforge_stack import (
-    IMAGE_LABEL, STACK_LABEL, ComposeError, compare, deep_merge, desired_networks, desired_services, live_service,
-    task_is_current)
+    COMPARED_KEYS, DEFINITION_LABEL, IMAGE_LABEL, STACK_LABEL, ComposeError, compare, deep_merge, definition_changes,
+    desired_networks, desired_services, live_service, service_definitions, task_is_current, with_definition_labels)
 
 FAILED_TASK_STATES = ("failed", "rejected")
 
@@ -179,6 +185,7 @@ class StackManager:
         try:
             desired = desired_services(self.name, compose)
             wanted_networks = desired_networks(self.name, compose)
+            definitions = service_definitions(compose)
         except ComposeError as error:
             self.client.fail(f"stack {self.name}: {error}")
         all_networks = self.networks()
@@ -193,6 +200,13 @@ class StackManager:
                 after[name] = wanted
                 continue
             differences = compare(wanted, live_service(live[name], network_names))
+            # Every other field a compose file can set: the definition the service was last deployed with.
+            definition = definitions[name[len(self.name) + 1:]]
+            deployed = (live[name]["Spec"].get("Labels") or {}).get(DEFINITION_LABEL)
+            if deployed != definition:
+                for field, pair in definition_changes(deployed, definition).items():
+                    if field not in COMPARED_KEYS:
+                        differences.setdefault(field, pair)
             plan[name] = {"action": "update" if differences else "none", "fields": sorted(differences)}
             if differences:
                 before[name] = {field: have for field, (have, _) in differences.items()}
@@ -210,7 +224,7 @@ class StackManager:
             result["diff"] = {"before": json.loads(json.dumps(before)), "after": json.loads(json.dumps(after))}
         if changed and not self.client.check_mode:
             self.unpin_drifted_images(live, plan)
-            result["deploy_output"] = self.deploy(compose)
+            result["deploy_output"] = self.deploy(with_definition_labels(compose, definitions))
             if self.params["wait"]:
                 updated = {name for name, item in plan.items() if item["action"] in ("create", "update")}
                 result["converged"] = self.wait_converged(list(desired), updated)

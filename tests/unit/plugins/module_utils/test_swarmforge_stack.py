@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from ansible.module_utils import swarmforge_stack as stack
 from ansible.module_utils.swarmforge_stack import (
     ComposeError, command_list, compare, deep_merge, desired_networks, desired_services, duration_ns,
     environment_list, image_reference, live_service, size_bytes, task_is_current)
@@ -213,3 +216,72 @@ SERVICE = {"Spec": {"TaskTemplate": {"ContainerSpec": {"Image": "web:v2", "Env":
 ])
 def test_a_task_is_current_when_made_from_the_services_template(task_spec: dict, current: bool) -> None:
     assert task_is_current({"Spec": task_spec}, SERVICE) is current
+
+
+# -- definitions: every field a compose file sets, compared by content -------------------------------------------
+DEFINED = {
+    "services": {
+        "web": {"image": "nginx:1", "healthcheck": {"test": ["CMD", "true"], "interval": "5s"},
+                "configs": [{"source": "site", "target": "/etc/site"}], "networks": ["front"],
+                "volumes": ["html:/usr/share/html", "/srv/logs:/logs"],
+                "deploy": {"replicas": 2, "labels": ["tier=web"]}},
+        "db": {"image": "postgres:16", "environment": {"PASSWORD_FILE": "/run/secrets/pw", "PRICE": "$$5"}},
+    },
+    "configs": {"site": {"external": True, "name": "web_site_v3"}},
+    "networks": {"front": {"driver": "overlay"}, "unused": {"driver": "overlay"}},
+    "volumes": {"html": {}},
+}
+
+
+def test_each_service_definition_holds_its_keys_and_the_entries_it_refers_to() -> None:
+    definitions = stack.service_definitions(DEFINED)
+    web = json.loads(definitions["web"])
+    assert web["service"]["healthcheck"] == {"test": ["CMD", "true"], "interval": "5s"}
+    assert web["service"]["deploy"]["labels"] == {"tier": "web"}
+    assert web["configs"] == {"site": {"external": True, "name": "web_site_v3"}}
+    assert web["networks"] == {"front": {"driver": "overlay"}} and web["volumes"] == {"html": {}}
+    assert json.loads(definitions["db"])["service"]["environment"]["PRICE"] == "$5"
+    assert stack.service_definitions(DEFINED) == definitions, "the same document gives the same text"
+
+
+@pytest.mark.parametrize(("path", "value", "field"), [
+    (("web", "healthcheck", "interval"), "10s", "healthcheck"),
+    (("web", "deploy", "resources"), {"reservations": {"memory": "64M"}}, "deploy.resources"),
+    (("web", "cap_add"), ["NET_ADMIN"], "cap_add"),
+    (("web", "logging"), {"driver": "json-file", "options": {"max-size": "1m"}}, "logging"),
+    (("web", "stop_grace_period"), "30s", "stop_grace_period"),
+])
+def test_a_changed_key_is_named_with_its_values(path: tuple, value, field: str) -> None:
+    changed = json.loads(json.dumps(DEFINED))
+    target = changed["services"]
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+    before = stack.service_definitions(DEFINED)["web"]
+    after = stack.service_definitions(changed)["web"]
+    changes = stack.definition_changes(before, after)
+    assert list(changes) == [field]
+    assert changes[field][1] == (value if field != "healthcheck" else {"test": ["CMD", "true"], "interval": "10s"})
+    assert stack.definition_changes(after, after) == {}
+
+
+def test_a_changed_referenced_entry_is_named_and_an_unlabelled_service_is_one_change() -> None:
+    changed = json.loads(json.dumps(DEFINED))
+    changed["configs"]["site"]["name"] = "web_site_v4"
+    changed["networks"]["unused"]["driver"] = "bridge"  # not referenced by web: no change of web
+    changes = stack.definition_changes(stack.service_definitions(DEFINED)["web"],
+                                       stack.service_definitions(changed)["web"])
+    assert list(changes) == ["top-level configs"]
+    assert stack.definition_changes(None, stack.service_definitions(DEFINED)["web"]) == {
+        "definition": (None, "recorded on the next deploy")}
+
+
+def test_the_deployed_document_carries_each_definition_with_dollars_escaped() -> None:
+    definitions = stack.service_definitions(DEFINED)
+    deployed = stack.with_definition_labels(DEFINED, definitions)
+    assert deployed["services"]["web"]["deploy"]["labels"] == {"tier": "web", stack.DEFINITION_LABEL: definitions["web"]}
+    label = deployed["services"]["db"]["deploy"]["labels"][stack.DEFINITION_LABEL]
+    assert "$$5" in label and label.replace("$$", "$") == definitions["db"]
+    assert "deploy" not in DEFINED["services"]["db"], "the caller's document is left as it was"
+    # Redeploying what was deployed: the label itself is not part of the definition.
+    assert stack.service_definitions(deployed) == definitions
