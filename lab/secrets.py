@@ -71,3 +71,12 @@ def ensure_secrets(spec: LabSpec) -> Path:
     os.chmod(temporary, 0o600)
     temporary.replace(target)
     return target
+
+
+def secret_values(spec: LabSpec) -> dict[str, str]:
+    """The lab's stack secrets in plain text, for tests that assert no output ever shows them."""
+    VaultLoader = type("VaultLoader", (yaml.SafeLoader,), {})
+    VaultLoader.add_constructor("!vault", lambda loader, node: loader.construct_scalar(node))
+    document = yaml.load(secrets_file(spec).read_text(encoding="utf-8"), Loader=VaultLoader) or {}
+    vault = _vault(vault_password_file(spec).read_text(encoding="utf-8").strip().encode())
+    return {name: vault.decrypt(text).decode() for name, text in document["all"]["vars"]["lab_secrets"].items()}
