@@ -155,9 +155,14 @@ def test_6_remove_a_worker(cluster) -> None:
     run_ok(cluster, "remove_node.yml", "-e", "node=worker3", *CONFIRMED)
     listed = nodes(cluster)
     assert "worker3" not in listed and all(n["Status"] == "Ready" for n in listed.values())
-    lab_up(cluster, 3, 2)  # the lab drops the container; the inventory is back to 3 + 2
+    # Run again while the inventory still lists it: the node is gone, nothing to do.
     again = run_ok(cluster, "remove_node.yml", "-e", "node=worker3", *CONFIRMED)
     assert "nothing to do" in again and changed_hosts(again) == {}
+    lab_up(cluster, 3, 2)  # the lab drops the container; the inventory is back to 3 + 2
+    # Now neither the inventory nor the swarm knows worker3: a name like that is a typo, refused with the known ones.
+    refused = lab_playbook(cluster.name, "remove_node.yml", "-e", "node=worker3", *CONFIRMED)
+    assert refused.returncode != 0 and changed_hosts(refused.stdout) == {}
+    assert "worker3 is neither an inventory host nor a node of the swarm" in " ".join(refused.stdout.split())
 
 
 def test_7_rolling_engine_upgrade(cluster) -> None:
