@@ -191,40 +191,40 @@ def web_spec(engine: docker.DockerClient) -> dict:
     return services(engine)["sfit_web"].attrs["Spec"]
 
 
-@pytest.mark.parametrize(("key", "value", "field", "live"), [
-    ("healthcheck", {"test": ["CMD-SHELL", "exit 0"], "interval": "7s"}, "healthcheck",
+# Fields the live comparison does not know, each changed in turn on the deployed stack: (key, value, check on the spec)
+BY_CONTENT = [
+    ("healthcheck", {"test": ["CMD-SHELL", "exit 0"], "interval": "7s"},
      lambda spec: (spec["TaskTemplate"]["ContainerSpec"].get("Healthcheck") or {}).get("Interval") == 7 * 10**9),
-    ("logging", {"driver": "json-file", "options": {"max-size": "2m"}}, "logging",
+    ("logging", {"driver": "json-file", "options": {"max-size": "2m"}},
      lambda spec: spec["TaskTemplate"].get("LogDriver") == {"Name": "json-file", "Options": {"max-size": "2m"}}),
-    ("cap_add", ["NET_ADMIN"], "cap_add",
+    ("cap_add", ["NET_ADMIN"],
      lambda spec: spec["TaskTemplate"]["ContainerSpec"].get("CapabilityAdd") == ["CAP_NET_ADMIN"]),
-])
-def test_a_field_the_live_comparison_does_not_know_is_deployed_by_content(clean: docker.DockerClient, key: str,
-                                                                         value, field: str, live) -> None:
+]
+
+
+def test_fields_the_live_comparison_does_not_know_are_deployed_by_content(clean: docker.DockerClient) -> None:
     run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})
     changed = copy.deepcopy(COMPOSE)
-    changed["services"]["web"][key] = value
-    check = run_module("swarm_stack", {"name": STACK, "definition": changed}, check=True)
-    assert check["changed"] and check["services"]["sfit_web"] == {"action": "update", "fields": [field]}
-    assert check["services"]["sfit_idle"]["action"] == "none"
-    assert check["diff"]["before"] == {"sfit_web": {field: None}}
-    assert check["diff"]["after"] == {"sfit_web": {field: value}}
-    assert not live(web_spec(clean)), "check mode deployed nothing"
-    applied = run_module("swarm_stack", {"name": STACK, "definition": changed})
-    assert applied["changed"] and applied["converged"]["sfit_web"]["running"] == 2
-    assert live(web_spec(clean)), web_spec(clean)
-    for again in (run_module("swarm_stack", {"name": STACK, "definition": changed}),
-                  run_module("swarm_stack", {"name": STACK, "definition": changed}, check=True)):
-        assert not again["changed"], again["services"]
-
-
-def test_a_service_deployed_without_its_definition_is_deployed_once_to_record_it(clean: docker.DockerClient) -> None:
-    run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})
+    for key, value, live in BY_CONTENT:
+        changed["services"]["web"][key] = value
+        check = run_module("swarm_stack", {"name": STACK, "definition": changed}, check=True)
+        assert check["changed"] and check["services"]["sfit_web"] == {"action": "update", "fields": [key]}, key
+        assert check["services"]["sfit_idle"]["action"] == "none"
+        assert check["diff"] == {"before": {"sfit_web": {key: None}}, "after": {"sfit_web": {key: value}}}
+        assert not live(web_spec(clean)), f"check mode deployed nothing ({key})"
+        applied = run_module("swarm_stack", {"name": STACK, "definition": changed})
+        assert applied["changed"] and applied["converged"]["sfit_web"]["running"] == 2, key
+        assert live(web_spec(clean)), web_spec(clean)
+        for again in (run_module("swarm_stack", {"name": STACK, "definition": changed}),
+                      run_module("swarm_stack", {"name": STACK, "definition": changed}, check=True)):
+            assert not again["changed"], (key, again["services"])
+    # A service deployed without its definition (by hand, or by an older swarmforge) is deployed once to record it.
     service = services(clean)["sfit_idle"]
     labels = dict(service.attrs["Spec"]["Labels"])
     assert labels.pop("io.swarmforge.stack.definition").startswith('{"networks":')
     clean.api.update_service(service.id, service.version, labels=labels, fetch_current_spec=True)
-    check = run_module("swarm_stack", {"name": STACK, "definition": COMPOSE}, check=True)
+    check = run_module("swarm_stack", {"name": STACK, "definition": changed}, check=True)
     assert check["services"]["sfit_idle"] == {"action": "update", "fields": ["definition"]}
-    assert run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})["changed"]
-    assert not run_module("swarm_stack", {"name": STACK, "definition": COMPOSE})["changed"]
+    assert check["services"]["sfit_web"]["action"] == "none"
+    assert run_module("swarm_stack", {"name": STACK, "definition": changed})["changed"]
+    assert not run_module("swarm_stack", {"name": STACK, "definition": changed})["changed"]
