@@ -78,8 +78,9 @@ def _typed(key, value, kind):
             return int(value.strip())
         return None
     if kind == STR:
-        return value if isinstance(value, str) else str(value) if isinstance(value, (int, float)) and not isinstance(
-            value, bool) else None
+        if isinstance(value, str):
+            return value
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
     if kind == LIST:
         return list(value) if isinstance(value, (list, tuple)) else None
     return dict(value) if isinstance(value, dict) else None
@@ -104,9 +105,11 @@ def _problem(key, value, extra_keys):
         for pool in typed:
             if not isinstance(pool, dict) or set(pool) != {"base", "size"}:
                 return f"each 'default-address-pools' entry is {{base: CIDR, size: prefix length}}, not {pool!r}"
-    if key == "log-opts" and any(isinstance(item, (dict, list, tuple)) or item is None for item in typed.values()):
+    if key == "log-opts":
         wrong = sorted(name for name, item in typed.items() if isinstance(item, (dict, list, tuple)) or item is None)
-        return f"'log-opts' values are single values such as \"10m\" or 3, not lists or mappings: {', '.join(wrong)}"
+        if wrong:
+            return ("'log-opts' values are single values such as \"10m\" or 3, not lists or mappings: "
+                    f"{', '.join(wrong)}")
     return None
 
 
