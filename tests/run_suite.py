@@ -1,16 +1,18 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
-Stages run in order: integration -> lint -> unit -> preflight -> molecule -> lab (brings up the shared container lab) -> clusters
--> e2e -> lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is
-one pytest run whose JUnit report feeds the totals, except lifecycle, which runs in e2e's session when both run (one
-converge of the lab and one no-op rerun serve both; each still counts its own tests and time). The integration stage
-mostly waits on its engine's swarm (a quarter of two cores, measured): it runs in the background beside lint, unit,
-molecule and the container lab's start (`lab up` and the lab stage), which touch neither that engine's swarm nor its
-subnets, and is joined before the e2e stage; its output is printed when it ends. The clusters stage (the cluster
-topologies' Molecule scenarios, each on a lab of its own) runs the same way beside e2e and lifecycle, which wait on
-their swarm about half the time, and is joined before the VM lane. A lab is removed when the next stage
-needs the other one (the VMs need every core) and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run
-only those (e.g. `python tests/run_suite.py unit integration`).
+Stages run in order: integration -> lint -> unit -> preflight -> lab (brings up the shared container lab) -> molecule
+-> clusters -> integration-stacks -> e2e -> lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing
+mesh, VIPs and NFS volumes). Each stage is one pytest run whose JUnit report feeds the totals, except lifecycle, which
+runs in e2e's session when both run (one converge of the lab and one no-op rerun serve both; each still counts its own
+tests and time). The integration stage mostly waits on its engine's swarm (a quarter of two cores, measured): it runs
+in the background beside lint, unit, preflight and the container lab's start, which touch neither that engine's swarm
+nor its subnets, and is joined before the e2e stage; its output is printed when it ends. Its stack tests
+(integration-stacks; `make integration` runs both) run in a background lane beside e2e and lifecycle, which wait on
+their swarm about half the time, after the Molecule scenarios (molecule: the roles'; clusters: the cluster
+topologies', each on lab nodes of its own), one stage after another; the lane is joined before the VM lane. A lab is
+removed when the next stage needs the other one (the VMs need every core) and at the end, unless
+SWARMFORGE_KEEP_LAB=1. Pass stage names to run only those (e.g. `python tests/run_suite.py unit integration`); a
+stage whose partner is not selected runs in the foreground.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -42,6 +45,10 @@ class Stage:
     joined_before: str | None = None  # runs in the background until this stage (when that one runs too)
     # Runs in the same pytest session as this stage, when both run: session fixtures (the converged lab) serve both.
     session_of: str | None = None
+    # In the background, after this background stage ends (one lane: they would compete for the same engine or cores).
+    after: str | None = None
+    part_of: str | None = None  # selecting that name (e.g. `make integration`) selects this stage too
+    options: list[str] = field(default_factory=list)  # more pytest arguments
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -51,19 +58,25 @@ class Stage:
 
 
 STAGES = [
-    # First, so that it runs in the background beside lint, unit, molecule and the lab's start.
-    Stage("integration", ["tests/integration"], joined_before="e2e"),
+    # First, so that it runs in the background beside lint, unit, preflight and the lab's start. Its stack tests (about
+    # 460 of its 660 s, measured 2026-12-02: each deploy waits on rolling updates) run later, in the background beside
+    # e2e and lifecycle: the rest ends about when the lab is up, so that e2e starts as soon as the lab is.
+    Stage("integration", ["tests/integration"], joined_before="e2e",
+          options=["--ignore=tests/integration/test_swarm_stack.py"]),
     Stage("lint", ["tests/lint"]),
     Stage("unit", ["tests/unit"]),
-    # The preflight rules on fixture inventories (local connection): in the foreground, since the integration stage
-    # beside it is the longer of the two (measured 2026-12-02: integration 695 s with them, lint to lab 479 s).
+    # The preflight rules on fixture inventories (local connection).
     Stage("preflight", ["tests/preflight"]),
-    # Each Molecule scenario brings up and removes lab nodes of its own.
-    Stage("molecule", ["tests/molecule/test_molecule.py::test_scenario"]),
     Stage("lab", ["tests/lab"], lab="containers"),
-    # The other cluster topologies, in the background beside e2e and lifecycle (which mostly wait on their swarm:
-    # half of two cores idle, measured); joined before the VM lane, which needs every core.
-    Stage("clusters", ["tests/molecule/test_molecule.py::test_cluster_scenario"], joined_before="vm"),
+    # One background lane beside e2e and lifecycle, which mostly wait on their swarm (half of two cores idle,
+    # measured), joined before the VM lane, which needs every core: the Molecule scenarios (each brings up and
+    # removes lab nodes of its own), the roles' and then the cluster topologies', then the module tests' stack
+    # deploys on this machine's engine. One after another: together they would compete for the same cores.
+    Stage("molecule", ["tests/molecule/test_molecule.py::test_scenario"], joined_before="vm"),
+    Stage("clusters", ["tests/molecule/test_molecule.py::test_cluster_scenario"], joined_before="vm",
+          after="molecule"),
+    Stage("integration-stacks", ["tests/integration/test_swarm_stack.py"], joined_before="vm", after="clusters",
+          part_of="integration"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).
@@ -117,7 +130,7 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
     log = REPORTS / f"{stage.name}.log" if background else None
     sink = log.open("w", encoding="utf-8") if log else None
     process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
-                                f"--junitxml={report}", *paths], cwd=REPO, env=ansible_env(), stdout=sink,
+                                f"--junitxml={report}", *stage.options, *paths], cwd=REPO, env=ansible_env(), stdout=sink,
                                stderr=subprocess.STDOUT if sink else None)
     if sink:
         sink.close()
@@ -157,9 +170,51 @@ def run_stage(stage: Stage, partners: tuple[Stage, ...] = ()) -> None:
     finish_stage(stage, start_stage(stage, background=False, partners=partners), partners)
 
 
+class BackgroundStage:
+    """A stage running in the background: at once, or when the stage before it in its lane has ended."""
+
+    def __init__(self, stage: Stage, priors: list[BackgroundStage]) -> None:
+        self.stage = stage
+        self._started: tuple[subprocess.Popen, float, Path | None] | None = None
+        self._cancelled = threading.Event()
+        if not priors:
+            self._started = start_stage(stage, background=True)
+            self._thread = None
+        else:
+            print(f"\n== stage {stage.name}: in the background once {', '.join(p.stage.name for p in priors)} "
+                  "ended", flush=True)
+            self._thread = threading.Thread(target=self._after, args=(priors,), daemon=True)
+            self._thread.start()
+
+    def _after(self, priors: list[BackgroundStage]) -> None:
+        for prior in priors:
+            before = prior.started()
+            if before is not None:
+                before[0].wait()
+        if not self._cancelled.is_set():
+            self._started = start_stage(self.stage, background=True)
+
+    def started(self) -> tuple[subprocess.Popen, float, Path | None] | None:
+        """Its process (None when it had nothing to run), once started."""
+        if self._thread is not None:
+            self._thread.join()
+        return self._started
+
+    def cancel(self) -> None:
+        """It will not start any more."""
+        self._cancelled.set()
+
+    def stop(self) -> None:
+        self.cancel()
+        if self._thread is not None:
+            self._thread.join()
+        if self._started:
+            self._started[0].terminate()
+
+
 def main(selected: list[str]) -> int:
     REPORTS.mkdir(parents=True, exist_ok=True)
-    stages = [stage for stage in STAGES if not selected or stage.name in selected]
+    stages = [stage for stage in STAGES if not selected or stage.name in selected or stage.part_of in selected]
     timings: list[tuple[str, float]] = []
     failed_labs: set[str] = set()
     current: str | None = None  # the lab that is up
@@ -173,25 +228,29 @@ def main(selected: list[str]) -> int:
 
     suite_started = time.monotonic()
     names = {stage.name for stage in stages}
-    background: dict[str, tuple[Stage, object]] = {}  # stage joined before -> (stage, its process)
+    background: list[BackgroundStage] = []  # in the order they started
+    prepared: bool | None = None
 
     def join(before: str | None) -> None:
-        for key in [key for key in background if before is None or key == before]:
-            stage, started = background.pop(key)
-            finish_stage(stage, started)
-            timings.append((f"{stage.name} (bg)", stage.seconds))
+        for each in [each for each in background if before is None or each.stage.joined_before == before]:
+            background.remove(each)
+            finish_stage(each.stage, each.started())
+            timings.append((f"{each.stage.name} (bg)", each.stage.seconds))
 
     try:
         for stage in stages:
             join(stage.name)
             if stage.joined_before in names and stages[stages.index(stage) + 1].name != stage.joined_before:
-                # What both would otherwise fetch or install at once (the engine, apt packages, the node image) is
-                # made first, so that the stages running together never take the package lock together.
-                started = time.monotonic()
-                prepared = lab_cli(LABS["containers"][0], "image", timeout=None, capture=False).returncode
-                timings.append(("prepare", time.monotonic() - started))
-                if prepared == 0:
-                    background[stage.joined_before] = (stage, start_stage(stage, background=True))
+                if prepared is None:
+                    # What both would otherwise fetch or install at once (the engine, apt packages, the node image)
+                    # is made first, so that the stages running together never take the package lock together.
+                    began = time.monotonic()
+                    prepared = lab_cli(LABS["containers"][0], "image", timeout=None, capture=False).returncode == 0
+                    timings.append(("prepare", time.monotonic() - began))
+                if prepared:
+                    # Its lane: the stage it follows, and the rest of its own stage (they share an engine).
+                    priors = [each for each in background if each.stage.name in (stage.after, stage.part_of)]
+                    background.append(BackgroundStage(stage, priors))
                     continue
             if stage.lab and stage.lab != current:
                 if current and not keep:
@@ -213,9 +272,10 @@ def main(selected: list[str]) -> int:
             timings.extend((each.name, each.seconds) for each in (stage, *partners))
         join(None)
     finally:
-        for stage, started in background.values():  # the suite was interrupted
-            if started:
-                started[0].terminate()
+        for each in background:  # the suite was interrupted: none starts, then each ends
+            each.cancel()
+        for each in background:
+            each.stop()
         if current and not keep:
             timed(f"{current} down", current, "down")
 
@@ -227,7 +287,7 @@ def main(selected: list[str]) -> int:
     (REPORTS / "durations.json").write_text(json.dumps(timings) + "\n", encoding="utf-8")  # for make bench
     print("\n== durations")
     for name, seconds in timings:
-        print(f"   {name:<16}{seconds:7.0f}s")
+        print(f"   {name:<24}{seconds:7.0f}s")
     reasons = [reason for stage in stages for reason in stage.skip_reasons]
     if reasons:
         print("== skipped, with the reason")

@@ -1,9 +1,9 @@
 """The Molecule scenarios (molecule/<scenario>): each creates its own lab nodes, converges, converges again (Molecule's
 idempotence step fails on any change), runs its side effects and its testinfra checks, and removes the nodes.
 
-`test_scenario` runs the role scenarios (host_prep, docker_engine) and the tutorials' cluster (cluster-1m2w): the
-molecule stage, beside the integration stage. `test_cluster_scenario` runs the other topologies `make test` covers,
-one manager alone (cluster-1m) and three managers without workers (cluster-3m): the clusters stage, in the background
+`test_scenario` runs the role scenarios (host_prep, docker_engine): the molecule stage, beside the integration stage.
+`test_cluster_scenario` runs the cluster topologies `make test` covers, the tutorials' cluster (cluster-1m2w), one
+manager alone (cluster-1m) and three managers without workers (cluster-3m): the clusters stage, in the background
 beside e2e and lifecycle, which mostly wait on their swarm. Five managers (cluster-5m) run on demand; the lifecycle
 reaches five managers by promotion. SWARMFORGE_CLUSTER_SCENARIOS=all runs every cluster scenario, =none none."""
 
@@ -17,8 +17,7 @@ import pytest
 from helpers import REPO, VENV_BIN, run
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-IN_MOLECULE_STAGE = {"cluster-1m2w"}
-IN_CLUSTERS_STAGE = {"cluster-1m", "cluster-3m"}
+IN_CLUSTERS_STAGE = {"cluster-1m2w", "cluster-1m", "cluster-3m"}
 CLUSTERS = os.environ.get("SWARMFORGE_CLUSTER_SCENARIOS", "suite")
 NAMES = sorted(path.parent.name for path in (REPO / "molecule").glob("*/molecule.yml"))
 CLUSTER_NAMES = [name for name in NAMES if name.startswith("cluster-")]
@@ -27,7 +26,7 @@ CLUSTER_NAMES = [name for name in NAMES if name.startswith("cluster-")]
 def chosen(names: set[str]) -> list[str]:
     if CLUSTERS == "none":
         return []
-    return [name for name in CLUSTER_NAMES if name in names or (CLUSTERS == "all" and name not in IN_MOLECULE_STAGE)]
+    return [name for name in CLUSTER_NAMES if name in names or CLUSTERS == "all"]
 
 
 def molecule_test(scenario: str) -> None:
@@ -38,8 +37,7 @@ def molecule_test(scenario: str) -> None:
         assert re.search(rf"{step}\W+Executed: Successful", output), f"the {step} step did not report success"
 
 
-@pytest.mark.parametrize("scenario", [name for name in NAMES if name not in CLUSTER_NAMES]
-                         + [name for name in CLUSTER_NAMES if name in IN_MOLECULE_STAGE and CLUSTERS != "none"])
+@pytest.mark.parametrize("scenario", [name for name in NAMES if name not in CLUSTER_NAMES])
 def test_scenario(scenario: str) -> None:
     molecule_test(scenario)
 
