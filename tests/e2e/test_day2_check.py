@@ -26,7 +26,7 @@ RUNS = {
     "stacks": (["stacks.yml"], None),
     "upgrade": (["upgrade.yml"], None),
     "recover": (["recover.yml"], None),
-    "rotate nothing": (["rotate.yml", "-e", '{"rotate_join_tokens": []}'], None),
+    "rotate nothing": (["rotate.yml", "-e", '{"swarm_rotate_join_tokens": []}'], None),
     "rotate tokens": (["rotate.yml"], {"manager1"}),
     "remove worker2": (["remove_node.yml", "-e", "node=worker2", "-e", "swarm_remove_node_confirmed=true"],
                        {"localhost"}),
