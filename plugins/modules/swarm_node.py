@@ -13,6 +13,8 @@ description:
     I(wait_drained) the module waits until no task of a service runs on the node.
   - Every demote and remove first checks the managers' quorum and refuses when fewer reachable managers than a
     majority would remain, or none at all; the message shows the arithmetic.
+  - A promotion returns once the node is a reachable manager; a demotion once the node has stayed Ready as a worker
+    for three heartbeat periods (its agent registers again, through another manager).
 author: swarmforge contributors
 extends_documentation_fragment: [swarmforge_docker]
 options:
@@ -115,6 +117,12 @@ import time
 from ansible.module_utils.swarmforge_docker import NotFound, SwarmClient, normalize_node, quorum_after
 
 
+def heartbeat_seconds(swarm: dict) -> float:
+    """The dispatcher's heartbeat period (Docker's default: 5 s)."""
+    period = (swarm.get("Spec", {}).get("Dispatcher") or {}).get("HeartbeatPeriod") or 5 * 10**9
+    return period / 10**9
+
+
 def wanted_labels(live: dict, labels: dict | None, labels_state: str, to_remove: list | None) -> dict:
     """The labels the node should end with, given the live ones and the options."""
     result = {} if labels_state == "replace" and labels is not None else dict(live)
@@ -209,14 +217,29 @@ class NodeManager:
                          "they cannot be placed elsewhere (constraints, resources)")
 
     def wait_role(self, role: str) -> None:
+        """A promoted node is done when it is a reachable manager. A demoted one when it has stayed Ready as a worker
+        for as long as the leader waits for a missed heartbeat (three heartbeat periods): its agent, served through
+        its own manager until then, registers with another one, and the node may report Down in between. The next
+        demotion, or a drain, should not count on it before."""
         deadline = time.monotonic() + self.params["wait_timeout"]
+        node = self.node
+        steady = None if role == "manager" else 3 * heartbeat_seconds(self.client.inspect_swarm())
+        ready_since = None
         while time.monotonic() < deadline:
             node = self.refreshed()
-            if node["role"] == role and (role == "worker" or node["manager_reachability"] == "reachable"):
+            if node["role"] == role and role == "manager" and node["manager_reachability"] == "reachable":
                 return
+            if node["role"] == role and role == "worker" and node["state"] == "ready":
+                ready_since = ready_since or time.monotonic()
+                if time.monotonic() - ready_since >= steady:
+                    return
+            else:
+                ready_since = None
             time.sleep(1)
-        self.client.fail(f"{self.node['hostname']} did not become a reachable {role} within "
-                         f"{self.params['wait_timeout']}s")
+        wanted = "reachable manager" if role == "manager" else "steadily Ready worker"
+        self.client.fail(f"{self.node['hostname']} did not become a {wanted} within {self.params['wait_timeout']}s "
+                         f"(now: {node['role']}, {node['state']}); check that 2377/tcp and 7946/tcp+udp are open "
+                         "between it and the managers")
 
     def refreshed(self) -> dict:
         return normalize_node(self.client.call("GET", f"/nodes/{self.node['id']}", what="node inspect"))

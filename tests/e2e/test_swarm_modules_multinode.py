@@ -20,6 +20,8 @@ def test_demote_then_promote_through_a_manager(cluster) -> None:
     assert demoted["changed"], demoted.get("msg")
     assert demoted["quorum"] == "3 managers (3 reachable) -> 2 managers (2 reachable); a majority of 2 is 2"
     assert role_of(cluster, "manager3") == "worker"
+    # The demotion returned once manager3 stayed Ready as a worker (its agent registered with another manager).
+    assert [n["Status"] for n in cluster.nodes() if n["Hostname"] == "manager3"] == ["Ready"]
     again = cluster.module("manager1", "swarm_node", {"node": target, "role": "worker"})
     assert not again["changed"]
     promoted = cluster.module("manager1", "swarm_node", {"node": target, "role": "manager"})
