@@ -16,6 +16,9 @@ description:
     reported (C(role_mismatch)); the fix is a promote or demote through a manager (M(swarm_node)).
   - C(state=absent) leaves the swarm. A manager leaves only with I(force), because leaving skips the quorum check;
     demote it first with M(swarm_node).
+  - C(state=unlocked) unlocks an autolocked manager (after its engine restarted) with I(unlock_key), and does
+    nothing on a node that is not locked. With the other states, a locked node is unlocked first when I(unlock_key)
+    is given, and refused otherwise.
   - Which swarm a node is in is decided by ClusterID; workers read it from their swarm certificate.
 author: swarmforge contributors
 extends_documentation_fragment: [swarmforge_docker]
@@ -23,8 +26,12 @@ options:
   state:
     description: What this node should be.
     type: str
-    choices: [initialized, joined, absent]
+    choices: [initialized, joined, absent, unlocked]
     default: joined
+  unlock_key:
+    description:
+      - The swarm's autolock unlock key (C(SWMKEY-1-...)), from a vault. Secret. Used only on a node that is locked.
+    type: str
   role:
     description:
       - The role this node should have with C(state=joined). The join token decides the role at join time; this
@@ -125,6 +132,11 @@ EXAMPLES = r"""
 - name: Leave
   swarm_membership:
     state: absent
+
+- name: Unlock a manager that restarted locked
+  swarm_membership:
+    state: unlocked
+    unlock_key: "{{ vault_swarm_unlock_key }}"
 """
 
 RETURN = r"""
@@ -186,6 +198,7 @@ class Membership:
         self.actions: list[str] = []
         self.result: dict = {"changed": False, "role_mismatch": False}
         self.before = client.local_node()
+        self.initial = self.before  # self.before follows an unlock; the diff starts here
         self.differences: dict[str, tuple] = {}
         self.wanted = self.wanted_settings()  # validates the options before anything is decided
 
@@ -222,10 +235,38 @@ class Membership:
         return spec
 
     # -- states ---------------------------------------------------------------------------------------------
+    def unlocked(self) -> bool:
+        """Unlock the node when it is locked; False when it stays locked (check mode), so nothing more is decided."""
+        if self.before["state"] != "locked":
+            return True
+        key = self.params["unlock_key"]
+        if not key:
+            self.client.fail("this node's swarm is autolocked (its engine restarted): give unlock_key (swarmforge: "
+                             "swarm_unlock_key, kept in the inventory's vault), or run `docker swarm unlock` on it")
+        self.actions.append("unlock")
+        self.result["changed"] = True
+        if self.client.check_mode:
+            return False
+        try:
+            self.client.api.unlock_swarm(key)
+        except APIError as error:
+            explanation = str(getattr(error, "explanation", None) or error)
+            self.client.fail(f"swarm unlock refused the key ({explanation}): unlock_key is not this swarm's current "
+                             "unlock key. After a rotation the new key is in the file rotate.yml wrote; "
+                             "`docker swarm unlock-key -q` on an unlocked manager prints the current one")
+        deadline = time.monotonic() + self.params["wait_timeout"]
+        while time.monotonic() < deadline:
+            self.before = self.client.local_node(refresh=True)
+            if self.before["state"] == "active":
+                return True
+            time.sleep(1)
+        self.client.fail(f"unlocked, but the node did not become active within {self.params['wait_timeout']}s")
+        return False
+
     def initialized(self) -> None:
+        if not self.unlocked():
+            return
         node = self.before
-        if node["state"] == "locked":
-            self.client.fail("this node's swarm is autolocked: unlock it (docker swarm unlock) before managing it")
         if node["state"] not in ("active", "pending"):
             self.init(force_new_cluster=False)
             return
@@ -295,8 +336,9 @@ class Membership:
         if not self.params["join_addresses"] or not self.params["join_token"]:
             self.client.fail("state=joined needs join_addresses and join_token "
                              "(swarm_info with include_tokens on a manager gives the tokens)")
-        if node["state"] == "locked":
-            self.client.fail("this node's swarm is autolocked: unlock it (docker swarm unlock) first")
+        if not self.unlocked():
+            return
+        node = self.before
         if node["state"] in ("active", "pending"):
             if self.in_this_swarm():
                 if node["role"] and node["role"] != self.params["role"]:
@@ -337,6 +379,8 @@ class Membership:
                          "(check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes)")
 
     def absent(self) -> None:
+        if not self.unlocked():
+            return
         node = self.before
         if node["state"] in ("inactive", "error") and not node["node_id"]:
             return
@@ -366,8 +410,11 @@ class Membership:
                            actions=self.actions)
         if self.client.diff_mode:
             keys = ("state", "role", "cluster_id")
-            before = {key: self.before[key] for key in keys}
+            before = {key: self.initial[key] for key in keys}
             after_view = {key: after[key] for key in keys}
+            if "unlock" in self.actions:
+                after_view["state"] = "active"
+                before["locked"], after_view["locked"] = True, False
             for key, (old, new) in self.differences.items():
                 before[key], after_view[key] = old, new
             self.result["diff"] = {"before": before, "after": after_view}
@@ -375,7 +422,8 @@ class Membership:
 
 
 ARGUMENT_SPEC = {
-    "state": {"type": "str", "choices": ["initialized", "joined", "absent"], "default": "joined"},
+    "state": {"type": "str", "choices": ["initialized", "joined", "absent", "unlocked"], "default": "joined"},
+    "unlock_key": {"type": "str", "no_log": True},
     "role": {"type": "str", "choices": ["manager", "worker"], "default": "worker"},
     "join_addresses": {"type": "list", "elements": "str"},
     "join_token": {"type": "str", "no_log": True},
