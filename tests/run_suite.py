@@ -1,13 +1,13 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
 Stages run in order: integration -> lint -> unit -> preflight -> lab (brings up the shared container lab) -> molecule
--> clusters -> integration-stacks -> e2e -> lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing
+-> clusters -> integration-services -> e2e -> lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing
 mesh, VIPs and NFS volumes). Each stage is one pytest run whose JUnit report feeds the totals, except lifecycle, which
 runs in e2e's session when both run (one converge of the lab and one no-op rerun serve both; each still counts its own
 tests and time). The integration stage mostly waits on its engine's swarm (a quarter of two cores, measured): it runs
 in the background beside lint, unit, preflight and the container lab's start, which touch neither that engine's swarm
-nor its subnets, and is joined before the e2e stage; its output is printed when it ends. Its stack tests
-(integration-stacks; `make integration` runs both) run in a background lane beside e2e and lifecycle, which wait on
+nor its subnets, and is joined before the e2e stage; its output is printed when it ends. Its tests that deploy services
+(integration-services; `make integration` runs both) run in a background lane beside e2e and lifecycle, which wait on
 their swarm about half the time, after the Molecule scenarios (molecule: the roles'; clusters: the cluster
 topologies', each on lab nodes of its own), one stage after another; the lane is joined before the VM lane. A lab is
 removed when the next stage needs the other one (the VMs need every core) and at the end, unless
@@ -57,12 +57,16 @@ class Stage:
     skip_reasons: list[str] = field(default_factory=list)
 
 
+# The integration tests that deploy services and wait on them: the background lane's last stage.
+INTEGRATION_SERVICES = ["tests/integration/test_swarm_stack.py", "tests/integration/test_swarm_secret_config.py"]
+
 STAGES = [
-    # First, so that it runs in the background beside lint, unit, preflight and the lab's start. Its stack tests (about
-    # 460 of its 660 s, measured 2026-12-02: each deploy waits on rolling updates) run later, in the background beside
-    # e2e and lifecycle: the rest ends about when the lab is up, so that e2e starts as soon as the lab is.
+    # First, so that it runs in the background beside lint, unit, preflight and the lab's start. Its tests that deploy
+    # services and wait on their rolling updates (stacks, secrets and configs: about 515 of its 660 s, measured
+    # 2026-12-02) run later, in the background beside e2e and lifecycle: the rest ends about when the lab is up, so
+    # that e2e starts as soon as the lab is.
     Stage("integration", ["tests/integration"], joined_before="e2e",
-          options=["--ignore=tests/integration/test_swarm_stack.py"]),
+          options=[f"--ignore={path}" for path in INTEGRATION_SERVICES]),
     Stage("lint", ["tests/lint"]),
     Stage("unit", ["tests/unit"]),
     # The preflight rules on fixture inventories (local connection).
@@ -70,13 +74,12 @@ STAGES = [
     Stage("lab", ["tests/lab"], lab="containers"),
     # One background lane beside e2e and lifecycle, which mostly wait on their swarm (half of two cores idle,
     # measured), joined before the VM lane, which needs every core: the Molecule scenarios (each brings up and
-    # removes lab nodes of its own), the roles' and then the cluster topologies', then the module tests' stack
-    # deploys on this machine's engine. One after another: together they would compete for the same cores.
+    # removes lab nodes of its own), the roles' and then the cluster topologies', then the module tests that deploy
+    # services on this machine's engine. One after another: together they would compete for the same cores.
     Stage("molecule", ["tests/molecule/test_molecule.py::test_scenario"], joined_before="vm"),
     Stage("clusters", ["tests/molecule/test_molecule.py::test_cluster_scenario"], joined_before="vm",
           after="molecule"),
-    Stage("integration-stacks", ["tests/integration/test_swarm_stack.py"], joined_before="vm", after="clusters",
-          part_of="integration"),
+    Stage("integration-services", INTEGRATION_SERVICES, joined_before="vm", after="clusters", part_of="integration"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).

@@ -1,5 +1,5 @@
 """What only a real kernel shows, on the VM lab after site.yml: the ingress routing mesh, service VIPs balancing over
-tasks, NFS-backed volumes mounted by tasks on other nodes, and their data surviving a redeploy of the stack.
+tasks, NFS-backed volumes mounted by tasks on other nodes, and their data surviving every task being replaced.
 
 The checks the container lane skips for want of kernel features (tests/e2e/test_nfs_and_volumes.py) run here.
 Published ports are reached through the loopback ports qemu forwards to each VM (LabSpec.published_endpoint).
@@ -139,7 +139,11 @@ def test_routing_mesh_and_service_vip_balance_over_the_tasks(vm_cluster) -> None
         manager.run("docker service rm sf-vip")
 
 
-def test_data_written_through_the_volume_survives_a_redeploy(vm_cluster) -> None:
+def test_data_written_through_the_volume_survives_new_tasks(vm_cluster) -> None:
+    """A file one task writes into the NFS volume lands on the storage host, and the tasks that replace every task
+    (a forced rolling update, `docker service update --force`: new containers that mount the export anew) serve it
+    through the mesh on every node. (A `docker stack rm` and a new deploy did the same in 150 s of emulated CPU; the
+    forced update replaces every task in a fraction of that.)"""
     manager = vm_cluster.host("manager1")
     server = vm_cluster.host(storage(vm_cluster).name)
     writer = next(task["Node"] for task in running_tasks(vm_cluster, "web_web")
@@ -152,13 +156,8 @@ def test_data_written_through_the_volume_survives_a_redeploy(vm_cluster) -> None
     try:
         assert server.file(f"/srv/nfs/web-html/{name}").content_string.strip() == token, "written on the server"
         before = {task["ID"] for task in running_tasks(vm_cluster, "web_web")}
-
-        assert manager.run("docker stack rm web").rc == 0
-        vm_cluster.wait(lambda: not running_tasks(vm_cluster, "web_web") and all(
-            vm_cluster.host(n.name).run("docker ps -q --filter label=com.docker.stack.namespace=web").stdout == ""
-            for n in vm_cluster.spec.nodes), "the web stack is gone from every node", timeout=300, every=5)
-        redeployed = lane_playbook("stacks.yml")
-        assert redeployed.returncode == 0, redeployed.stdout[-4000:]
+        updated = manager.run("docker service update --force --quiet web_web")
+        assert updated.rc == 0, updated.stderr
         assert converged(vm_cluster, "web_web", 3)
         assert not before & {task["ID"] for task in running_tasks(vm_cluster, "web_web")}, "new tasks"
 
@@ -169,7 +168,7 @@ def test_data_written_through_the_volume_survives_a_redeploy(vm_cluster) -> None
 
 
 def test_rerun_of_what_a_real_kernel_changes_changes_nothing(vm_cluster) -> None:
-    """The rerun after site.yml and the redeploy, of the roles whose path differs from the container lane's (the
+    """The rerun after site.yml and the forced update, of the roles whose path differs from the container lane's (the
     kernel NFS server, NFS volumes, ingress publishing with VIPs). Every role's full rerun is asserted there; here a
     full rerun would cost ten minutes of emulated CPU for paths already shown idempotent."""
     again = lane_playbook("site.yml", "--tags", ",".join(RERUN_TAGS))
