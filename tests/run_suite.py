@@ -1,18 +1,18 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
-Stages run in order: integration -> lint -> unit -> preflight -> lab (brings up the shared container lab) -> molecule
--> clusters -> integration-services -> e2e -> lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing
-mesh, VIPs and NFS volumes). Each stage is one pytest run whose JUnit report feeds the totals, except lifecycle, which
-runs in e2e's session when both run (one converge of the lab and one no-op rerun serve both; each still counts its own
-tests and time). The integration stage mostly waits on its engine's swarm (a quarter of two cores, measured): it runs
-in the background beside lint, unit, preflight and the container lab's start, which touch neither that engine's swarm
-nor its subnets, and is joined before the e2e stage; its output is printed when it ends. Its tests that deploy services
-(integration-services; `make integration` runs both) run in a background lane beside e2e and lifecycle, which wait on
-their swarm about half the time, after the Molecule scenarios (molecule: the roles'; clusters: the cluster
-topologies', each on lab nodes of its own), one stage after another; the lane is joined before the VM lane. A lab is
-removed when the next stage needs the other one (the VMs need every core) and at the end, unless
-SWARMFORGE_KEEP_LAB=1. Pass stage names to run only those (e.g. `python tests/run_suite.py unit integration`); a
-stage whose partner is not selected runs in the foreground.
+Stages run in order: integration -> lint -> unit -> preflight -> lab (brings up the shared container lab) ->
+integration-services -> molecule -> clusters -> e2e -> lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the
+routing mesh, VIPs and NFS volumes). Each stage is one pytest run whose JUnit report feeds the totals, except
+lifecycle, which runs in e2e's session when both run (one converge of the lab and one no-op rerun serve both; each
+still counts its own tests and time). The integration stage mostly waits on its engine's swarm (a quarter of two
+cores, measured): it runs in the background beside lint, unit, preflight and the container lab's start, which touch
+neither that engine's swarm nor its subnets, and is joined before the e2e stage; its output is printed when it ends.
+Its tests that deploy services (integration-services; `make integration` runs both), then the Molecule scenarios
+(molecule: the roles'; clusters: the cluster topologies', each on lab nodes of its own) run one after another in a
+background lane beside e2e and lifecycle, which wait on their swarm about half the time; the lane is joined before
+the VM lane. A lab is removed when the next stage needs the other one (the VMs need every core) and at the end,
+unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run only those (e.g. `python tests/run_suite.py unit
+integration`); a stage whose partner is not selected runs in the foreground.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Stage:
     skip_reasons: list[str] = field(default_factory=list)
 
 
-# The integration tests that deploy services and wait on them: the background lane's last stage.
+# The integration tests that deploy services and wait on them: the background lane's first stage.
 INTEGRATION_SERVICES = ["tests/integration/test_swarm_stack.py", "tests/integration/test_swarm_secret_config.py"]
 
 STAGES = [
@@ -72,14 +72,17 @@ STAGES = [
     # The preflight rules on fixture inventories (local connection).
     Stage("preflight", ["tests/preflight"]),
     Stage("lab", ["tests/lab"], lab="containers"),
-    # One background lane beside e2e and lifecycle, which mostly wait on their swarm (half of two cores idle,
-    # measured), joined before the VM lane, which needs every core: the Molecule scenarios (each brings up and
-    # removes lab nodes of its own), the roles' and then the cluster topologies', then the module tests that deploy
-    # services on this machine's engine. One after another: together they would compete for the same cores.
-    Stage("molecule", ["tests/molecule/test_molecule.py::test_scenario"], joined_before="vm"),
+    # One background lane beside e2e and lifecycle, joined before the VM lane, which needs every core; its stages run
+    # one after another (together they would compete for the same cores). First the module tests that deploy services
+    # on this machine's engine: they mostly wait (a quarter of two cores), beside e2e's converge and its parallel
+    # check runs, which need the cores. Then the Molecule scenarios (each brings up and removes lab nodes of its own),
+    # the roles' and then the cluster topologies', beside the lifecycle, which waits on its swarm about half the time.
+    # Measured 2026-12-02 with the scenarios first: e2e's CPU-bound parts ran 2.5 times slower.
+    Stage("integration-services", INTEGRATION_SERVICES, joined_before="vm", part_of="integration"),
+    Stage("molecule", ["tests/molecule/test_molecule.py::test_scenario"], joined_before="vm",
+          after="integration-services"),
     Stage("clusters", ["tests/molecule/test_molecule.py::test_cluster_scenario"], joined_before="vm",
           after="molecule"),
-    Stage("integration-services", INTEGRATION_SERVICES, joined_before="vm", after="clusters", part_of="integration"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).
