@@ -1,15 +1,21 @@
 """The cluster's life on the lab, one step after another, each checked with the docker CLI on a manager:
 rerun (changed=0) -> shrink from 3 managers to 1 with remove_node.yml twice (the tutorials' 1 + 2) -> grow back to 3
 managers and a third worker with scale.yml -> stack update v1 -> v2 and rollback -> two workers promoted by moving
-them into swarm_managers (5 managers) and demoted by moving them back -> remove a worker -> rolling engine upgrade ->
-autolock on (its key kept in a vault) -> rolling engine upgrade (each manager unlocked after its restart) ->
+them into swarm_managers (5 managers) and demoted by moving them back -> remove a worker -> autolock on (its key kept
+in a vault) -> rolling engine upgrade (a version the source lacks refused; each manager unlocked after its restart;
+the last node's new engine does not start: it gets its previous one back) ->
 rotate tokens, the root CA and the unlock key -> a manager restarted by hand is unlocked with the vault's key ->
-status report -> a worker that does not answer (status and stacks go on, site.yml
+a daemon option the engine refuses stops at the canary, rolled back -> an engine killed while it restarts is waited
+for -> status report -> a worker that does not answer (status and stacks go on, site.yml
 stops) -> lose quorum and recover -> reset (SSH still answers)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
+import threading
+import time
 import urllib.request
 
 import yaml
@@ -204,12 +210,37 @@ def test_6b_autolock_on_with_its_key_kept_in_a_vault(cluster, tmp_path_factory) 
     AUTOLOCK["folder"] = folder
 
 
+BREAK_ONCE = ("DPkg::Post-Invoke {\"if [ ! -e /var/tmp/swarmforge-broke ]; then touch /var/tmp/swarmforge-broke; "
+              "chmod -x /usr/sbin/dockerd; fi\";};")
+
+
 def test_7_rolling_engine_upgrade(cluster) -> None:
     before = {name: n["EngineVersion"] for name, n in nodes(cluster).items()}
-    # No newer engine package is reachable here: the rolling path is taken with the installed version reinstalled.
-    # Autolock is on: each manager comes back locked and is unlocked with the vault's key before the next one.
-    output = run_ok(cluster, "upgrade.yml", "-e", "upgrade_worker_batch=50%", "-e", "swarm_upgrade_reinstall=true",
-                    *AUTOLOCK["args"], timeout=3600)
+    # A version the package source does not have: refused before any node is drained.
+    missing = lab_playbook(cluster.name, "upgrade.yml", "-e", "docker_engine_upgrade_version=99.0-missing",
+                           *AUTOLOCK["args"])
+    assert missing.returncode != 0 and changed_hosts(missing.stdout) == {}
+    assert "manager1: docker.io 99.0-missing is not offered by this host's package sources (offered: " in " ".join(
+        missing.stdout.split()), missing.stdout[-4000:]
+    assert all(n["Availability"] == "Active" for n in nodes(cluster).values())
+    # The last node's new engine will not start: a one-shot package hook takes dockerd's execute bit once.
+    worker2 = cluster.host("worker2")
+    assert worker2.run(f"echo '{BREAK_ONCE}' > /etc/apt/apt.conf.d/99swarmforge-break && "
+                       "rm -f /var/tmp/swarmforge-broke").rc == 0
+    try:
+        # No newer engine package is reachable here: the rolling path is taken with the installed version
+        # reinstalled. Autolock is on: each manager comes back locked and is unlocked with the vault's key before the
+        # next one.
+        broken = lab_playbook(cluster.name, "upgrade.yml", "-e", "upgrade_worker_batch=50%",
+                              "-e", "swarm_upgrade_reinstall=true", *AUTOLOCK["args"], timeout=3600)
+    finally:
+        worker2.run("rm -f /etc/apt/apt.conf.d/99swarmforge-break /var/tmp/swarmforge-broke")
+    output = broken.stdout
+    assert broken.returncode != 0 and worker2.run("test -x /usr/sbin/dockerd").rc == 0
+    text = " ".join(output.split())
+    assert "worker2: engine " in text and " did not come back (Docker engine | restart worker2: " in text, output[-6000:]
+    assert "Failed at step EXEC spawning /usr/sbin/dockerd: Permission denied" in text
+    assert "worker2 runs engine " in text and " again, Ready and active. The rollout stopped here" in text
     assert all(f"Docker engine | autolock, unlock {name}" in output for name in ("manager1", "manager2", "manager3"))
     assert not any(key in output for key in AUTOLOCK["keys"])
     order = [line.split(" on ")[-1].split(" ")[0].rstrip("]") for line in output.splitlines()
@@ -221,9 +252,9 @@ def test_7_rolling_engine_upgrade(cluster) -> None:
     listed = nodes(cluster)
     assert all(n["Status"] == "Ready" and n["Availability"] == "Active" for n in listed.values())
     assert {name: n["EngineVersion"] for name, n in listed.items()}.keys() == before.keys()
-    services = cluster.docker_json("manager1", "docker service ls --format '{{json .}}'")
-    assert all(s["Replicas"].split(" ")[0].split("/")[0] == s["Replicas"].split(" ")[0].split("/")[1]
-               for s in services), services
+    cluster.wait(lambda: all(s["Replicas"].split(" ")[0].split("/")[0] == s["Replicas"].split(" ")[0].split("/")[1]
+                             for s in cluster.docker_json("manager1", "docker service ls --format '{{json .}}'")),
+                 "every service runs its replicas", timeout=120)
     # Every engine is at the target version now: a second run leaves every node as it is.
     again = run_ok(cluster, "upgrade.yml", "-e", "upgrade_worker_batch=50%", *AUTOLOCK["args"])
     assert changed_hosts(again) == {}, changed_hosts(again)
@@ -268,6 +299,120 @@ def test_8b_a_manager_restarted_locked_is_unlocked_with_the_vault_key(cluster) -
     # Autolock off again (the inventory's default), for the steps after this one.
     off = run_ok(cluster, "site.yml", "--tags", "swarm")
     assert changed_hosts(off) and cluster.host("manager1").run("docker swarm unlock-key -q").rc != 0
+
+
+def engines(cluster) -> dict[str, tuple[str, str]]:
+    """Every lab host: (the engine's process id, daemon.json's sha256). A restart changes the first, a write the
+    second."""
+    found = {}
+    for node in cluster.spec.nodes:
+        host = cluster.host(node.name)
+        found[node.name] = (host.check_output("systemctl show -p MainPID --value docker"),
+                            hashlib.sha256(host.check_output("cat /etc/docker/daemon.json").encode()).hexdigest())
+    return found
+
+
+def daemon_options_file(cluster, folder, name: str, expression: str):
+    """A vars file giving docker_engine_daemon_options as EXPRESSION over the inventory's own options (the live file
+    of a converged node, as `base`)."""
+    base = json.loads(cluster.host("worker1").check_output("cat /etc/docker/daemon.json"))
+    path = folder / f"{name}.yml"
+    path.write_text(yaml.safe_dump({"test_base_daemon_options": base,
+                                    "docker_engine_daemon_options": "{{ " + expression + " }}"}), encoding="utf-8")
+    return path
+
+
+class QuorumWatch(threading.Thread):
+    """Asks manager1 for the node list every two seconds while a run goes on; any refusal means no leader answered."""
+
+    def __init__(self, cluster):
+        super().__init__(daemon=True)
+        self.cluster, self.done, self.refusals, self.asked = cluster, threading.Event(), [], 0
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            answer = self.cluster.host("manager1").run("docker node ls -q")
+            self.asked += 1
+            if answer.rc != 0:
+                self.refusals.append(answer.stderr.strip())
+            self.done.wait(2)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.join()
+
+
+def test_8c_an_option_the_engine_refuses_reaches_the_canary_only(cluster, tmp_path_factory) -> None:
+    """A daemon option that every static check accepts but the engine refuses at start: the canary (the first worker)
+    takes it, does not come back, gets its previous file back and runs again; no other host is touched."""
+    bad = daemon_options_file(cluster, tmp_path_factory.mktemp("engine"), "bad-log-driver",
+                              "test_base_daemon_options | combine({'log-driver': 'no-such-driver'})")
+    before = engines(cluster)
+    with QuorumWatch(cluster) as watch:
+        refused = lab_playbook(cluster.name, "site.yml", "--tags", "docker_engine", "-e", f"@{bad}")
+    assert refused.returncode != 0
+    text = " ".join(refused.stdout.split())
+    assert "worker1: The engine did not come back with the new daemon.json" in text, refused.stdout[-6000:]
+    assert "the engine refused log-driver" in text and 'plugin "no-such-driver" not found' in text
+    assert "got its previous daemon.json back and was restarted with it (engine and swarm state now: worker1: " \
+           "active active)" in text
+    assert "It was the canary: no other node got the new file" in text and "Fix docker_engine_daemon_options" in text
+    after = engines(cluster)
+    assert {name: state for name, state in after.items() if name != "worker1"} == \
+           {name: state for name, state in before.items() if name != "worker1"}, "only the canary was touched"
+    assert after["worker1"][1] == before["worker1"][1], "the canary has its previous daemon.json, byte for byte"
+    assert after["worker1"][0] != before["worker1"][0], "the canary's engine was restarted"
+    assert watch.asked > 5 and watch.refusals == [], watch.refusals
+    assert sorted(managers(cluster).values()) == ["Leader", "Reachable", "Reachable"]
+    assert all(n["Status"] == "Ready" for n in nodes(cluster).values())
+    cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "the application answers", timeout=120)
+    # The inventory's options again: every host already has them.
+    again = run_ok(cluster, "site.yml", "--tags", "docker_engine")
+    assert changed_hosts(again) == {}, changed_hosts(again)
+
+
+def test_8d_an_engine_killed_while_it_restarts_is_waited_for(cluster, tmp_path_factory) -> None:
+    """worker2 alone takes a new engine label; its new engine is killed as soon as it starts. systemd starts it
+    again and the run waits for it (it is not rolled back: the file was not the fault)."""
+    labelled = daemon_options_file(cluster, tmp_path_factory.mktemp("engine"), "label-worker2",
+                                   "test_base_daemon_options | combine({'labels': ['swarmforge.test=killed']}) "
+                                   "if inventory_hostname == 'worker2' else test_base_daemon_options")
+    before = engines(cluster)
+    container = f"{cluster.name}-worker2"
+    killed: list[str] = []
+
+    def kill_the_new_engine() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            pid = subprocess.run(["docker", "exec", container, "systemctl", "show", "-p", "MainPID", "--value",
+                                  "docker"], capture_output=True, text=True, check=False).stdout.strip()
+            if pid not in ("", "0", before["worker2"][0]):
+                subprocess.run(["docker", "exec", container, "kill", "-9", pid], check=True)
+                killed.append(pid)
+                return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_the_new_engine, daemon=True)
+    killer.start()
+    with QuorumWatch(cluster) as watch:
+        output = run_ok(cluster, "site.yml", "--tags", "docker_engine", "-e", f"@{labelled}")
+    killer.join(timeout=10)
+    assert killed, "the new engine was not seen starting"
+    journal = cluster.host("worker2").check_output("journalctl -u docker --since -10min -o cat")
+    assert "docker.service: Main process exited, code=killed, status=9/KILL" in journal
+    assert changed_hosts(output).keys() == {"worker2"}
+    assert cluster.host("worker2").check_output("docker info --format '{{.Labels}}'") == "[swarmforge.test=killed]"
+    after = engines(cluster)
+    assert {name: state for name, state in after.items() if name != "worker2"} == \
+           {name: state for name, state in before.items() if name != "worker2"}
+    assert watch.refusals == [] and nodes(cluster)["worker2"]["Status"] == "Ready"
+    back = run_ok(cluster, "site.yml", "--tags", "docker_engine")  # the inventory's options again
+    assert changed_hosts(back).keys() == {"worker2"} and engines(cluster)["worker2"][1] == before["worker2"][1]
+    cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "the application answers", timeout=120)
 
 
 def test_9_status_report(cluster) -> None:
