@@ -171,7 +171,7 @@ class SwarmClient:
         node = {"state": state, "node_id": swarm.get("NodeID") or None, "cluster_id": None, "role": None,
                 "node_addr": swarm.get("NodeAddr") or None,
                 "remote_managers": [m.get("Addr") for m in swarm.get("RemoteManagers") or []]}
-        if state not in ("active", "locked"):
+        if state not in ("active", "locked", "pending"):
             return node
         if swarm.get("ControlAvailable"):
             node["role"] = "manager"

@@ -93,7 +93,9 @@ options:
     type: bool
     default: false
   wait_timeout:
-    description: Seconds to wait for a joined node to become active.
+    description:
+      - Seconds to wait for a joined or unlocked node to become active, and for a node found C(pending) (its engine
+        just started, its managers not yet reached or without a leader) to settle before anything is decided.
     type: int
     default: 120
 attributes:
@@ -197,10 +199,23 @@ class Membership:
         self.params = client.params
         self.actions: list[str] = []
         self.result: dict = {"changed": False, "role_mismatch": False}
-        self.before = client.local_node()
+        self.before = self.settled(client.local_node())
         self.initial = self.before  # self.before follows an unlock; the diff starts here
         self.differences: dict[str, tuple] = {}
         self.wanted = self.wanted_settings()  # validates the options before anything is decided
+
+    def settled(self, node: dict) -> dict:
+        """A node whose engine just started (a reboot, a whole cluster restarted) is `pending` until it reached its
+        managers and they elected a leader: decided on then, it would look like a node of no known swarm. Wait for it
+        (read-only, in check mode too), up to wait_timeout."""
+        deadline = time.monotonic() + self.params["wait_timeout"]
+        while node["state"] == "pending" and time.monotonic() < deadline:
+            time.sleep(1)
+            node = self.client.local_node(refresh=True)
+        if node["state"] == "pending":
+            self.client.module.warn(f"this node is still pending after {self.params['wait_timeout']}s: it does not "
+                                    "reach a manager with a leader (managers down, or quorum lost: recover.yml)")
+        return node
 
     # -- settings kept on a managed swarm ---------------------------------------------------------------------
     def wanted_settings(self) -> dict:

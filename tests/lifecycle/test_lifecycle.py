@@ -7,7 +7,8 @@ the last node's new engine does not start: it gets its previous one back) ->
 rotate tokens, the root CA and the unlock key -> a manager restarted by hand is unlocked with the vault's key ->
 a daemon option the engine refuses stops at the canary, rolled back -> an engine killed while it restarts is waited
 for -> status report -> a worker that does not answer (status and stacks go on, site.yml
-stops) -> lose quorum and recover -> reset (SSH still answers)."""
+stops) -> every host restarted at once (site.yml waits for the pending nodes) -> lose quorum and recover -> reset
+(SSH still answers)."""
 
 from __future__ import annotations
 
@@ -448,6 +449,23 @@ def test_9b_a_node_that_does_not_answer(cluster) -> None:
     finally:
         subprocess.run(["docker", "exec", container, "iptables", "-D", *rule], check=True)
     assert nodes(cluster)["worker2"]["Status"] == "Ready"
+
+
+def test_9c_the_whole_cluster_restarted_at_once(cluster) -> None:
+    """Every host restarted together (a power cut): site.yml right after finds nodes `pending` until their managers
+    elected a leader, waits for them, and changes nothing (it used to take them for nodes of an unknown swarm)."""
+    containers = [f"{cluster.name}-{node.name}" for node in cluster.spec.nodes]
+    subprocess.run(["docker", "restart", "--time", "5", *containers], check=True, capture_output=True)
+    for container in containers:  # SSH answers again: the run must not stop at preflight's reachability check
+        deadline = time.monotonic() + 60
+        while subprocess.run(["docker", "exec", container, "systemctl", "is-active", "--quiet", "ssh"],
+                             check=False).returncode != 0:
+            assert time.monotonic() < deadline, f"{container}: ssh did not start"
+            time.sleep(0.5)
+    output = run_ok(cluster, "site.yml", "--tags", "swarm")
+    assert changed_hosts(output) == {}, changed_hosts(output)
+    cluster.wait(lambda: all(n["Status"] == "Ready" for n in nodes(cluster).values()), "every node Ready", timeout=120)
+    assert sorted(managers(cluster).values()) == ["Leader", "Reachable", "Reachable"]
 
 
 def test_10_lose_quorum_and_recover(cluster) -> None:
