@@ -413,6 +413,8 @@ def test_8d_an_engine_killed_while_it_restarts_is_waited_for(cluster, tmp_path_f
     assert watch.refusals == [] and nodes(cluster)["worker2"]["Status"] == "Ready"
     back = run_ok(cluster, "site.yml", "--tags", "docker_engine")  # the inventory's options again
     assert changed_hosts(back).keys() == {"worker2"} and engines(cluster)["worker2"][1] == before["worker2"][1]
+    again = run_ok(cluster, "site.yml", "--tags", "docker_engine")
+    assert changed_hosts(again) == {}, changed_hosts(again)
     cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "the application answers", timeout=120)
 
 
