@@ -41,13 +41,19 @@ members=${members%, }
 subnet="${address[$first]%.*}.0/24"
 domain=lab.swarmforge.test
 control=$(mktemp -d)
-trap 'for n in "${order[@]}"; do ssh_to "$n" -O exit >/dev/null 2>&1 || true; done; rm -rf "$control"' EXIT
+# The lab's nodes are reached as a sudoer (LAB_USER in lab/spec.py), root does not log in: every command goes through
+# sudo, as an operator's script would on such hosts.
+user=${SWARMFORGE_LAB_USER:-swarmforge}
+ssh_options=(-i "$key" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+    -o ControlMaster=auto -o ControlPath="$control/%h" -o ControlPersist=300)
+trap 'for n in "${order[@]}"; do ssh "${ssh_options[@]}" -O exit "$user@${address[$n]}" >/dev/null 2>&1 || true; done
+      rm -rf "$control"' EXIT
 
+# ssh_to NAME COMMAND...: the words of COMMAND form one shell command line, run as root.
 ssh_to() {
     local name=$1
     shift
-    ssh -i "$key" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
-        -o ControlMaster=auto -o ControlPath="$control/%h" -o ControlPersist=300 "root@${address[$name]}" "$@"
+    ssh "${ssh_options[@]}" "$user@${address[$name]}" sudo -n -- sh -c "$(printf '%q' "$*")"
 }
 
 step_started=0

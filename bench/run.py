@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from helpers import lab_cli, lab_inventory, lab_playbook, recap  # noqa: E402 - after the path is set
 from lab.__main__ import load_spec  # noqa: E402 - after the path is set
+from lab.spec import LAB_USER  # noqa: E402 - after the path is set
 
 LAB = os.environ.get("SWARMFORGE_BENCH_LAB", "sfbench")
 SUBNET = os.environ.get("SWARMFORGE_BENCH_SUBNET", "172.28.97.0/24")
@@ -124,8 +125,8 @@ def settle(timeout: float = 300) -> float:
     spec = load_spec(LAB)
     manager = next(node for node in spec.nodes if node.role == "manager")
     command = ["ssh", "-i", str(spec.key_path), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-               "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{manager.address}",
-               "docker service ls --format '{{.Replicas}}'"]
+               "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"{LAB_USER}@{manager.address}",
+               "sudo -n docker service ls --format '{{.Replicas}}'"]
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)

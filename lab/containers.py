@@ -14,7 +14,7 @@ from lab import aptproxy
 from lab.backend import NodeStatus
 from lab.engine import ensure_engine, log
 from lab.image import ensure_image
-from lab.spec import CACHE_ROOT, LabError, LabSpec, Node
+from lab.spec import CACHE_ROOT, LAB_UID, LAB_USER, LabError, LabSpec, Node
 
 LABEL = "io.swarmforge.lab"
 NODE_LABEL = "io.swarmforge.lab.node"
@@ -60,13 +60,16 @@ def privileged_works(client: docker.DockerClient, image: str) -> bool:
         container.remove(force=True)
 
 
-def _tar_of(files: dict[str, tuple[str, int]]) -> bytes:
+def _tar_of(files: dict[str, tuple[str, int]], owner: dict[str, int] | None = None) -> bytes:
+    """A tar of these files (path: (content, mode)); those named in `owner` (path: uid and gid) belong to that user,
+    the others to root."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for path, (content, mode) in files.items():
             data = content.encode()
             info = tarfile.TarInfo(path.lstrip("/"))
             info.size, info.mode = len(data), mode
+            info.uid = info.gid = (owner or {}).get(path, 0)
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
@@ -146,12 +149,13 @@ class ContainerBackend:
             container = None
         if container is None:
             container = self._create_node(spec, node, image, privileged)
+            keys = f"/home/{LAB_USER}/.ssh/authorized_keys"
             container.put_archive("/", _tar_of({
-                "/root/.ssh/authorized_keys": (public_key + "\n", 0o600),
+                keys: (public_key + "\n", 0o600),
                 "/etc/apt/apt.conf.d/01swarmforge-lab-proxy": (
                     f'Acquire::http::Proxy "http://{spec.gateway}:{aptproxy.DEFAULT_PORT}";\n'
                     'Acquire::https::Proxy "DIRECT";\n', 0o644),
-            }))
+            }, owner={keys: LAB_UID}))
             log(f"created {name} ({node.role}, {node.address})")
         if container.status != "running":
             container.start()

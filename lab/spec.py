@@ -13,6 +13,10 @@ STATE_ROOT = Path(os.environ.get("SWARMFORGE_LAB_STATE", REPO_ROOT / ".lab"))
 # than per checkout, so a fresh clone (CI's) reuses them.
 CACHE_ROOT = Path(os.environ.get("SWARMFORGE_CACHE", Path.home() / ".cache" / "swarmforge"))
 DEFAULT_NAME = "swarmforge"
+# The lab's nodes are reached as this unprivileged user, a passwordless sudoer, as operators reach theirs: root does
+# not log in over SSH (lab/node-image/customize.sh), so every run goes through Ansible's become.
+LAB_USER = "swarmforge"
+LAB_UID = 1000
 DEFAULT_SUBNET = "172.28.88.0/24"
 
 # Host offsets inside the lab subnet. The gateway is .1 (the host side of the bridge).

@@ -14,7 +14,7 @@ import pytest
 import testinfra
 
 from helpers import REPO, lab_env, lab_inventory, lab_state, run_module
-from lab.spec import LabSpec
+from lab.spec import LAB_USER, LabSpec
 
 
 @dataclass
@@ -29,7 +29,9 @@ class Cluster:
 
     def host(self, node: str):
         address, port = self.spec.ssh_endpoint(next(n for n in self.spec.nodes if n.name == node))
-        return testinfra.get_host(f"paramiko://root@{address}:{port}", ssh_identity_file=str(self.spec.key_path))
+        # As the lab's sudoer, every command through sudo (root does not log in).
+        return testinfra.get_host(f"paramiko://{LAB_USER}@{address}:{port}", ssh_identity_file=str(self.spec.key_path),
+                                  sudo=True)
 
     def docker_json(self, node: str, command: str) -> list | dict:
         result = self.host(node).run(command)

@@ -12,7 +12,7 @@ FSTAB
 cat > /usr/local/sbin/swarmforge-seed <<'SCRIPT'
 #!/bin/sh
 # Apply this VM's seed disk: hostname, the user-mode NIC (SSH and the apt cache through qemu), the lab NIC with its
-# static address and default route, root's authorized key, the apt proxy. Safe to run at every boot.
+# static address and default route, the lab user's authorized key, the apt proxy. Safe to run at every boot.
 set -eu
 seed=/run/swarmforge-seed
 mkdir -p "$seed"
@@ -45,8 +45,8 @@ ip route replace default via "$LAB_GATEWAY" dev "$lab_if"
 # once instead of waiting for a server nobody can reach.
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > /etc/resolv.conf
 
-install -d -m 700 /root/.ssh
-install -m 600 "$seed/authorized_keys" /root/.ssh/authorized_keys
+install -d -o swarmforge -g swarmforge -m 700 /home/swarmforge/.ssh
+install -o swarmforge -g swarmforge -m 600 "$seed/authorized_keys" /home/swarmforge/.ssh/authorized_keys
 printf 'Acquire::http::Proxy "%s";\nAcquire::https::Proxy "DIRECT";\n' "$APT_PROXY" \
     > /etc/apt/apt.conf.d/01swarmforge-lab-proxy
 umount "$seed"

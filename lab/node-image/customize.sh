@@ -15,10 +15,14 @@ UNIT
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
 
-# Root logs in with the lab key only.
-mkdir -p /root/.ssh
-chmod 700 /root/.ssh
-sed -i 's/^#\?PermitRootLogin.*/PermitRootLogin prohibit-password/; s/^#\?PasswordAuthentication.*/PasswordAuthentication no/' \
+# Ansible logs in as an unprivileged sudoer (LAB_USER in lab/spec.py) with the lab key, and root does not log in over
+# SSH at all: every run goes through become, as on operators' hosts. '*' is no password, not a locked account.
+useradd --create-home --shell /bin/bash --uid 1000 --user-group swarmforge
+usermod --password '*' swarmforge
+install -d -o swarmforge -g swarmforge -m 700 /home/swarmforge/.ssh
+echo 'swarmforge ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/swarmforge
+chmod 440 /etc/sudoers.d/swarmforge
+sed -i 's/^#\?PermitRootLogin.*/PermitRootLogin no/; s/^#\?PasswordAuthentication.*/PasswordAuthentication no/' \
     /etc/ssh/sshd_config
 
 # Units that only make sense on hardware or a console.

@@ -1,6 +1,15 @@
-"""host_prep on the lab: hosts block, member-only swarm ports, SSH kept open, chrony synced to the lab's server."""
+"""host_prep on the lab: hosts block, member-only swarm ports, SSH kept open, chrony synced to the lab's server; every
+run as a sudoer through become."""
 
 from __future__ import annotations
+
+import re
+
+import paramiko
+import pytest
+import testinfra
+
+from lab.spec import LAB_USER
 
 
 def test_hosts_block_lists_every_node(cluster) -> None:
@@ -41,3 +50,26 @@ def test_chrony_follows_the_lab_time_server(cluster) -> None:
 
 def test_nfs_client_is_installed(cluster) -> None:
     assert cluster.host("worker2").package("nfs-common").is_installed
+
+
+def test_the_converge_went_through_a_sudoer_and_root_has_no_ssh_login(cluster) -> None:
+    """The lab is reached as an operator's hosts are: an unprivileged user with sudo. Root's SSH login is refused, the
+    user itself is not root, and each node's sudo log shows that user starting the runs' Python as root."""
+    node = next(n for n in cluster.spec.nodes if n.name == "worker1")
+    address, port = cluster.spec.ssh_endpoint(node)
+    key = paramiko.Ed25519Key.from_private_key_file(str(cluster.spec.key_path))
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    try:
+        with pytest.raises(paramiko.AuthenticationException):
+            client.connect(address, port=port, username="root", pkey=key, timeout=10, allow_agent=False,
+                           look_for_keys=False)
+    finally:
+        client.close()
+    unprivileged = testinfra.get_host(f"paramiko://{LAB_USER}@{address}:{port}",
+                                      ssh_identity_file=str(cluster.spec.key_path))
+    assert unprivileged.run("id -u").stdout.strip() != "0"
+    for name in ("manager1", "worker1", "storage1"):
+        log = cluster.host(name).run("journalctl _COMM=sudo --no-pager -o cat").stdout
+        assert re.search(rf"^ *{LAB_USER} : .*USER=root ; COMMAND=(/usr/bin/python3|/bin/sh -c echo BECOME-SUCCESS)",
+                         log, re.MULTILINE), f"{name}: no run went through sudo:\n{log[-2000:]}"

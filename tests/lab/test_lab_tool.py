@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tarfile
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from lab.appimages import HAPROXY, ensure_debian_image, listed_paths, needed_mem
 from lab.containers import LABEL
 from lab.image import ensure_image, image_name, recipe_tag
 from lab.inventory import render
-from lab.spec import LabError, LabSpec
+from lab.spec import LAB_USER, LabError, LabSpec
 
 PROBE_LAB = "sfprobe"
 PROBE_SUBNET = "172.28.91.0/24"
@@ -111,8 +112,11 @@ def test_vm_inventory_reaches_sshd_on_loopback_and_keeps_the_lab_addresses() -> 
                    subnet="172.28.93.0/24")
     inventory = yaml.safe_load(render(spec, []).split("---\n", 1)[1])["all"]
     managers = inventory["children"]["swarm"]["children"]["swarm_managers"]["hosts"]
-    assert managers["manager1"] == {"ansible_host": "127.0.0.1", "ansible_port": 29301,
-                                    "lab_address": "172.28.93.11", "swarm_advertise_addr": "172.28.93.11"}
+    assert managers["manager1"] == {"ansible_host": "127.0.0.1", "ansible_port": 29301, "ansible_user": LAB_USER,
+                                    "ansible_become": True, "lab_address": "172.28.93.11",
+                                    "swarm_advertise_addr": "172.28.93.11"}
+    assert "ansible_user" not in inventory["vars"] and "ansible_become" not in inventory["vars"], \
+        "set for all, become would also apply to the controller's own localhost tasks"
     assert managers["manager3"]["ansible_port"] == 29303
     assert inventory["children"]["nfs_servers"]["hosts"] == {"manager3": None}
     assert inventory["children"]["registries"]["hosts"] == {"manager3": None}
@@ -122,7 +126,8 @@ def test_vm_inventory_reaches_sshd_on_loopback_and_keeps_the_lab_addresses() -> 
         spec.published_endpoint(spec.nodes[0], 9000)
     containers = LabSpec(name="sfshape", subnet="172.28.93.0/24")
     storage = yaml.safe_load(render(containers, []).split("---\n", 1)[1])["all"]["children"]["nfs_servers"]["hosts"]
-    assert storage == {"storage1": {"ansible_host": "172.28.93.31", "lab_address": "172.28.93.31"}}
+    assert storage == {"storage1": {"ansible_host": "172.28.93.31", "ansible_user": LAB_USER, "ansible_become": True,
+                                    "lab_address": "172.28.93.31"}}
     assert containers.published_endpoint(containers.nodes[0], 8080) == ("172.28.93.11", 8080)
 
 
@@ -165,12 +170,14 @@ def test_up_status_then_down_leaves_nothing_behind(engine: docker.DockerClient) 
 
 @pytest.mark.parametrize("strategy", ["mitogen_linear", "linear"])
 def test_ansible_reaches_every_lab_node_over_openssh(test_lab: str, strategy: str) -> None:
-    """The project's strategy (Mitogen's interpreters over OpenSSH) and Ansible's own both reach every node."""
+    """The project's strategy (Mitogen's interpreters over OpenSSH) and Ansible's own both reach every node, logged in
+    as the lab's sudoer and acting as root through become."""
     result = run([str(REPO / ".venv" / "bin" / "ansible"), "all", "-i", str(lab_inventory(test_lab)),
-                  "-m", "ansible.builtin.ping", "-vvv"], timeout=300, ANSIBLE_STRATEGY=strategy)
+                  "-m", "ansible.builtin.command", "-a", "id -un", "-vvv"], timeout=300, ANSIBLE_STRATEGY=strategy)
     assert result.returncode == 0, result.stdout + result.stderr
-    hosts = [line.split()[0] for line in result.stdout.splitlines() if "| SUCCESS" in line]
+    answers = re.findall(r"^(\S+) \| CHANGED \| rc=0 >>\n(\S+)$", result.stdout, re.MULTILINE)
     expected = [node.name for node in LabSpec(**lab_state(test_lab)).nodes]
-    assert sorted(hosts) == sorted(expected)
+    assert sorted(answers) == sorted((name, "root") for name in expected)
     if strategy == "linear":
-        assert result.stdout.count("ESTABLISH SSH CONNECTION") >= len(expected)
+        assert result.stdout.count(f"ESTABLISH SSH CONNECTION FOR USER: {LAB_USER}") >= len(expected)
+        assert "BECOME-SUCCESS" in result.stdout
