@@ -36,6 +36,8 @@ for name in "${order[@]}"; do
 done
 first=${managers[0]}
 registry="${address[${storage[0]:-$first}]}:5000"
+# The engines trust the lab CA for the registry (lab/pki.py, in the lab's state folder beside its ssh key).
+registry_ca=$(cat "$(dirname "$(dirname "$key")")/pki/ca.crt")
 members=$(for name in "${managers[@]}" "${workers[@]}"; do printf '%s, ' "${address[$name]}"; done)
 members=${members%, }
 subnet="${address[$first]%.*}.0/24"
@@ -153,8 +155,12 @@ systemctl restart chrony
 # The engine's configuration, then one restart.
 mkdir -p /etc/docker
 cat >/etc/docker/daemon.json <<'JSON'
-{"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}, "insecure-registries": ["$registry"]}
+{"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
 JSON
+mkdir -p /etc/docker/certs.d/$registry
+cat >/etc/docker/certs.d/$registry/ca.crt <<'PEM'
+$registry_ca
+PEM
 systemctl enable docker >/dev/null 2>&1
 systemctl restart docker
 until docker info >/dev/null 2>&1; do sleep 0.5; done

@@ -22,6 +22,7 @@ from lab.containers import ContainerBackend
 from lab.engine import ensure_engine, log
 from lab.image import ensure_image
 from lab.inventory import wait_for_ssh, write
+from lab.pki import ensure_pki
 from lab.secrets import ensure_secrets, secrets_file
 from lab.spec import CACHE_ROOT, DEFAULT_NAME, DEFAULT_SUBNET, REPO_ROOT, STATE_ROOT, LabError, LabSpec
 from lab.sshkey import ensure_key
@@ -80,6 +81,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     (spec.state_dir / "state.json").write_text(json.dumps(spec.to_dict(), indent=2) + "\n", encoding="utf-8")
     images = export_app_images(ensure_engine(), CACHE_ROOT / "images")
     wait_for_ssh(spec)
+    ensure_pki(spec)
     inventory = write(spec, images)
     ensure_secrets(spec)
     log(f"lab {spec.name!r} is up: {len(spec.nodes)} nodes answer SSH ({time.monotonic() - started:.0f}s); "

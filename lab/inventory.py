@@ -9,6 +9,7 @@ from pathlib import Path
 import paramiko
 import yaml
 
+from lab.pki import pki_dir
 from lab.spec import LAB_USER, LabError, LabSpec, Node
 
 HEADER = """\
@@ -59,6 +60,8 @@ def render(spec: LabSpec, images: list[dict[str, str]]) -> str:
                 "lab_subnet": spec.subnet,
                 "lab_gateway": spec.gateway,
                 "lab_domain": spec.domain,
+                # The lab's CA and its registry's certificate and key (lab/pki.py).
+                "lab_pki_dir": str(pki_dir(spec)),
                 # Application images the lab built from Debian packages, for the registry role to push.
                 "lab_app_images": [{"name": i["name"], "tag": i["tag"], "archive": i["archive"]} for i in images],
             },

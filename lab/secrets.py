@@ -16,8 +16,8 @@ import yaml
 
 from lab.spec import LabSpec
 
-# Secret variables the lab's stacks use (inventories/lab/group_vars), as lab_secrets.<name>.
-NAMES = ("db_root_password", "db_password")
+# Secret variables the lab's stacks and its registry's login use (inventories/lab/group_vars), as lab_secrets.<name>.
+NAMES = ("db_root_password", "db_password", "registry_password")
 HEADER = """\
 # Generated once by `python -m lab up` for the lab {name!r}: vault-encrypted stack passwords. Do not edit;
 # `make lab-down` removes it. Decrypt with --vault-password-file {password_file}.
@@ -40,20 +40,26 @@ def _vault(password: bytes):
     return VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(password))])
 
 
-def _existing_names(path: Path) -> set[str]:
+def _existing(path: Path) -> dict[str, str]:
+    """The secrets a lab already has: name -> its vault-encrypted text, as written."""
+    if not path.is_file():
+        return {}
+
     class VaultTolerantLoader(yaml.SafeLoader):
         pass
 
     VaultTolerantLoader.add_constructor("!vault", lambda loader, node: loader.construct_scalar(node))
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=VaultTolerantLoader) or {}
-    return set(((document.get("all") or {}).get("vars") or {}).get("lab_secrets") or {})
+    return dict(((document.get("all") or {}).get("vars") or {}).get("lab_secrets") or {})
 
 
 def ensure_secrets(spec: LabSpec) -> Path:
-    """Write the vault password and the encrypted secrets unless both exist with every name."""
+    """Write the vault password and the encrypted secrets unless both exist with every name. A lab made before a
+    name was added keeps the values it has (its database was initialised with them) and gets only the new ones."""
     password_file = vault_password_file(spec)
     target = secrets_file(spec)
-    if password_file.is_file() and target.is_file() and _existing_names(target) >= set(NAMES):
+    existing = _existing(target) if password_file.is_file() else {}
+    if password_file.is_file() and set(existing) >= set(NAMES):
         return target
     password_file.parent.mkdir(parents=True, exist_ok=True)
     if not password_file.is_file():
@@ -62,9 +68,9 @@ def ensure_secrets(spec: LabSpec) -> Path:
     vault = _vault(password_file.read_text(encoding="utf-8").strip().encode())
     lines = [HEADER.format(name=spec.name, password_file=password_file), "---", "all:", "  vars:", "    lab_secrets:"]
     for name in NAMES:
-        encrypted = vault.encrypt(secrets.token_urlsafe(24)).decode()
+        encrypted = existing.get(name) or vault.encrypt(secrets.token_urlsafe(24)).decode()
         lines.append(f"      {name}: !vault |")
-        lines += [f"        {line}" for line in encrypted.splitlines()]
+        lines += [f"        {line}" for line in encrypted.strip().splitlines()]
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".tmp")
     temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -20,6 +20,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
     import docker
+    import docker.auth
     from docker.errors import APIError, DockerException, NotFound
     from docker.tls import TLSConfig
     from requests.exceptions import RequestException
@@ -111,14 +112,15 @@ class SwarmClient:
 
     # -- raw API, the same on every SDK version ---------------------------------------------------------------
     def call(self, method: str, path: str, *, params: dict | None = None, data: Any = None,
-             what: str = "") -> Any:
+             what: str = "", headers: dict[str, str] | None = None) -> Any:
         """One Engine API call; errors become a failure with advice (NotFound is raised for the caller)."""
         url = self.api._url(path)  # noqa: SLF001 - the SDK's URL builder, stable across versions
         try:
             if method == "GET":
                 response = self.api._get(url, params=params)  # noqa: SLF001
             elif method == "POST":
-                response = self.api._post_json(url, data=data if data is not None else {}, params=params)  # noqa: SLF001
+                response = self.api._post_json(url, data=data if data is not None else {}, params=params,  # noqa: SLF001
+                                               headers=headers or {})
             elif method == "DELETE":
                 response = self.api._delete(url, params=params)  # noqa: SLF001
             else:
@@ -146,6 +148,14 @@ class SwarmClient:
                 if "out of sequence" not in str(error) or attempt == retries - 1:
                     self.fail(advice_for(f"{what}: {getattr(error, 'explanation', None) or error}"))
                 time.sleep(0.5)
+
+    def registry_auth(self, image: str) -> dict[str, str]:
+        """The X-Registry-Auth header of this node's login (docker login) to the registry of `image`, as
+        `docker service update --with-registry-auth` sends it with a service's new spec, so that the nodes that run
+        its tasks can pull; empty when this node has no login there (the service keeps the one its spec carries)."""
+        registry, _ = docker.auth.resolve_repository_name(image.split("@", 1)[0])
+        header = docker.auth.get_config_header(self.api, registry)
+        return {"X-Registry-Auth": header.decode() if isinstance(header, bytes) else header} if header else {}
 
     def cluster_answers(self) -> bool:
         """Whether the managers can answer cluster questions: false when no leader can be elected (quorum lost)."""

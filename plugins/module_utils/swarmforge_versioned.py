@@ -143,8 +143,10 @@ class VersionedObjects:
             if self.client.check_mode:
                 continue
             spec = repoint(service["Spec"], self.field, old_ids, new_id, new_name)
+            image = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
             self.client.call("POST", f"/services/{service['ID']}/update", what=f"service update {name}",
-                             params={"version": service["Version"]["Index"]}, data=spec)
+                             params={"version": service["Version"]["Index"]}, data=spec,
+                             headers=self.client.registry_auth(image) if image else None)
         if moved and self.params["wait"] and not self.client.check_mode:
             self.wait_converged(moved)
         return moved

@@ -48,6 +48,16 @@ options:
     description: Base URL of the registry as the host reaches it.
     type: str
     default: http://127.0.0.1:5000
+  ca_path:
+    description: CA certificate (PEM) on the host that signed the registry's certificate, when the system does not
+      trust it.
+    type: path
+  username:
+    description: Login of a registry that requires one (O(password) with it).
+    type: str
+  password:
+    description: Password of O(username), from vault; never logged.
+    type: str
   compress_level:
     description: gzip level (1-9) of the layers pushed; 1 is fastest, 9 smallest.
     type: int
@@ -65,8 +75,8 @@ attributes:
   idempotent:
     support: full
 notes:
-  - The registry must accept pushes without authentication from the host it runs on (the registry role serves
-    C(127.0.0.1) without it).
+  - With O(username), every request carries that login (Basic authentication, as the distribution registry's
+    htpasswd auth takes it).
 """
 
 EXAMPLES = r"""
@@ -135,6 +145,9 @@ ARGUMENT_SPEC = dict(
         bundle=dict(type="path"),
     )),
     registry_url=dict(type="str", default="http://127.0.0.1:5000"),
+    ca_path=dict(type="path"),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
     compress_level=dict(type="int", default=1),
     timeout=dict(type="int", default=120),
 )
@@ -145,9 +158,11 @@ class RegistryError(Exception):
 
 
 class Registry:
-    def __init__(self, url, timeout):
+    def __init__(self, url, timeout, ca_path=None, username=None, password=None):
         self.url = url.rstrip("/") + "/"
-        self.request = Request(timeout=timeout, validate_certs=True)
+        # A login is sent with every request (the registry's htpasswd auth takes Basic credentials directly).
+        self.request = Request(timeout=timeout, validate_certs=True, ca_path=ca_path, url_username=username,
+                               url_password=password, force_basic_auth=bool(username))
 
     def _open(self, method, path, **kwargs):
         url = path if path.startswith("http") else urljoin(self.url, path)
@@ -214,8 +229,10 @@ def push_bundle(registry, name, tag, bundle):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    registry = Registry(module.params["registry_url"], module.params["timeout"])
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           required_together=[("username", "password")])
+    registry = Registry(module.params["registry_url"], module.params["timeout"], module.params["ca_path"],
+                        module.params["username"], module.params["password"])
     results, pushed, uploaded = [], [], 0
     try:
         for image in module.params["images"]:

@@ -33,8 +33,9 @@ def test_engine_runs_with_the_lab_daemon_json(cluster) -> None:
         assert host.service("docker").is_running and host.service("docker").is_enabled
         daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
         storage = next(n.address for n in cluster.spec.nodes if n.role == "storage")
-        assert daemon == {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"},
-                          "insecure-registries": [f"{storage}:5000"]}
+        assert daemon == {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
+        ca = host.file(f"/etc/docker/certs.d/{storage}:5000/ca.crt")
+        assert ca.content_string == (cluster.spec.state_dir / "pki" / "ca.crt").read_text(), "the engine trusts the lab CA"
         assert host.run("docker info --format '{{.LoggingDriver}}'").stdout.strip() == "json-file"
         assert host.run("python3 -c 'import docker'").rc == 0, "the modules need the SDK on every node"
 

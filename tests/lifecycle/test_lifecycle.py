@@ -12,6 +12,7 @@ stops) -> every host restarted at once (site.yml waits for the pending nodes) ->
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -118,6 +119,8 @@ def test_4_stack_update_then_rollback(cluster) -> None:
     assert "web_web" in output and changed_hosts(output)
     for name, value in secret_values(cluster.spec).items():
         assert value not in output, f"the stack secret {name} is in stacks.yml's -vvv output"
+    login = base64.b64encode(f"swarmforge:{secret_values(cluster.spec)['registry_password']}".encode()).decode()
+    assert login not in output, "the registry login (as config.json and X-Registry-Auth carry it) is in the output"
     service = cluster.docker_json("manager1", "docker service inspect web_web")[0]
     assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0].endswith("/swarmforge/web:v2")
     assert service["UpdateStatus"]["State"] == "completed"

@@ -102,7 +102,10 @@ def test_routing_mesh_and_service_vip_balance_over_the_tasks(vm_cluster) -> None
     manager = vm_cluster.host("manager1")
     image = f"{storage(vm_cluster).address}:5000/swarmforge/web:v1"
     replicas = len(vm_cluster.spec.nodes)
-    created = manager.run(f"docker service create -d --name sf-vip --network swarmforge_web --replicas {replicas} "
+    # --with-registry-auth: the manager's login (site.yml logged every node in) goes with the service, so that the
+    # other nodes can pull from the lab's registry, which needs one.
+    created = manager.run(f"docker service create -d --with-registry-auth --name sf-vip --network swarmforge_web "
+                          f"--replicas {replicas} "
                           f"--replicas-max-per-node 1 --publish published={PROBE_PORT},target=80 {image}")
     assert created.rc == 0, created.stderr
     try:

@@ -20,6 +20,7 @@ PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 sys.path.insert(0, str(PROJECT))
 
 from lab.__main__ import load_spec  # noqa: E402 - after the path is set
+from lab.secrets import secret_values  # noqa: E402 - after the path is set
 
 SPEC = load_spec(os.environ["SWARMFORGE_MOLECULE_LAB"])
 SWARM = {node.name: node for node in SPEC.nodes if node.role in ("manager", "worker")}
@@ -55,7 +56,11 @@ def test_managers_and_workers_ready_and_active(host) -> None:
 
 def test_the_storage_host_serves_the_nfs_exports_and_the_registry(host, storage_host) -> None:
     assert storage_host.service("nfs-ganesha").is_running or storage_host.service("nfs-server").is_running
-    catalog = json.loads(host.check_output(f"curl -sf http://{STORAGE.address}:5000/v2/_catalog"))
+    # As a client: TLS from the lab CA, which the engines trust, and the lab's registry login.
+    registry = f"{STORAGE.address}:5000"
+    login = f"swarmforge:{secret_values(SPEC)['registry_password']}"
+    catalog = json.loads(host.check_output(
+        f"curl -sf --cacert /etc/docker/certs.d/{registry}/ca.crt -u {login} https://{registry}/v2/_catalog"))
     assert {"swarmforge/web", "swarmforge/haproxy", "swarmforge/pyapp", "swarmforge/mariadb"} <= set(
         catalog["repositories"])
 

@@ -1,0 +1,59 @@
+"""Filters for private registries: the CA files each engine trusts, and the registry's htpasswd file.
+
+registry_ca_files(cas, config_dir, contents): the files /etc/docker/certs.d/<registry>/ca.crt as node_state and
+copy take them ({path, content, mode}), from docker_engine_registry_cas and the CA files' contents (read on the
+controller, in the same order).
+
+registry_htpasswd(users, current): the htpasswd text for these users ({username, password}), one bcrypt hash a line
+(what the distribution registry reads). A user whose line in `current` (the file on the host, '' when none)
+still verifies against its password keeps that line, so an unchanged inventory renders the same file and the run
+changes nothing; a new user or a changed password gets a new hash with a fresh salt.
+"""
+
+from __future__ import annotations
+
+import bcrypt
+from ansible.errors import AnsibleFilterError
+
+BCRYPT_ROUNDS = 10
+
+
+def registry_ca_files(cas, config_dir, contents):
+    if len(cas) != len(contents):
+        raise AnsibleFilterError("registry_ca_files: one content per CA file is needed (%d CAs, %d contents)"
+                                 % (len(cas), len(contents)))
+    return [{"path": "%s/certs.d/%s/ca.crt" % (config_dir.rstrip("/"), entry["registry"]),
+             "content": content if content.endswith("\n") else content + "\n", "mode": "0644"}
+            for entry, content in zip(cas, contents)]
+
+
+def _current_hashes(current):
+    hashes = {}
+    for line in (current or "").splitlines():
+        name, separator, value = line.partition(":")
+        if separator and name.strip():
+            hashes[name.strip()] = value.strip()
+    return hashes
+
+
+def registry_htpasswd(users, current=""):
+    hashes = _current_hashes(current)
+    lines = []
+    for user in users:
+        name, password = str(user["username"]), str(user["password"]).encode()
+        if ":" in name or not name:
+            raise AnsibleFilterError("registry_htpasswd: %r is not a user name a registry login accepts "
+                                     "(non-empty, no ':')" % name)
+        kept = hashes.get(name, "")
+        try:
+            verified = bool(kept) and bcrypt.checkpw(password, kept.encode())
+        except ValueError:  # not a bcrypt hash (another scheme, or damaged): made again
+            verified = False
+        lines.append("%s:%s" % (name, kept if verified else
+                                bcrypt.hashpw(password, bcrypt.gensalt(BCRYPT_ROUNDS)).decode()))
+    return "".join(line + "\n" for line in lines)
+
+
+class FilterModule:
+    def filters(self):
+        return {"registry_ca_files": registry_ca_files, "registry_htpasswd": registry_htpasswd}
