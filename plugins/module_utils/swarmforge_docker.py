@@ -10,7 +10,8 @@ version the node has: Debian bookworm ships 5.0.3), and turns API errors into ad
 
 from __future__ import annotations
 
-import ssl
+import base64
+import json
 import time
 import traceback
 from collections.abc import Callable
@@ -21,9 +22,10 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 try:
     import docker
     import docker.auth
+    import docker.errors
     from docker.errors import APIError, DockerException, NotFound
     from docker.tls import TLSConfig
-    from requests.exceptions import RequestException
+    from requests.exceptions import HTTPError, RequestException
 
     HAS_DOCKER_SDK = True
     DOCKER_SDK_IMPORT_ERROR = None
@@ -34,7 +36,7 @@ except ImportError:
     class APIError(Exception):  # type: ignore[no-redef]
         """Stands in so `except APIError` stays valid when the SDK is missing (the module fails before using it)."""
 
-    NotFound = DockerException = RequestException = APIError  # type: ignore[misc,assignment]
+    NotFound = DockerException = RequestException = HTTPError = APIError  # type: ignore[misc,assignment]
 
 API_VERSION = "1.41"  # Docker 20.10, the oldest engine swarmforge supports; newer engines serve it too.
 SDK_HINT = "docker (the Docker SDK for Python: python3-docker on Debian/Ubuntu, or pip install docker)"
@@ -111,21 +113,35 @@ class SwarmClient:
         self.module.fail_json(msg=msg, **kwargs)
 
     # -- raw API, the same on every SDK version ---------------------------------------------------------------
+    def request(self, method: str, path: str, *, params: dict | None = None, data: Any = None,
+                headers: dict[str, str] | None = None) -> Any:
+        """One Engine API request at the pinned API version, through the SDK client's public interface (a
+        requests.Session: base_url, api_version, timeout and request are public on every SDK version), so that every
+        field of the API is reachable whatever SDK the node has. Returns the decoded answer (None when empty); an
+        HTTP error is raised as the SDK's own APIError (NotFound for 404)."""
+        kwargs: dict[str, Any] = {"params": params, "headers": dict(headers or {}), "timeout": self.api.timeout}
+        if method == "POST":
+            # Top-level nulls are left out, as the SDK does for every JSON body it posts.
+            body = {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
+            kwargs["data"] = json.dumps(body if body is not None else {})
+            kwargs["headers"]["Content-Type"] = "application/json"
+        response = self.api.request(method, f"{self.api.base_url}/v{self.api.api_version}{path}", **kwargs)
+        try:
+            response.raise_for_status()
+        except HTTPError as error:
+            raise docker.errors.create_api_error_from_http_exception(error) from None
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
     def call(self, method: str, path: str, *, params: dict | None = None, data: Any = None,
              what: str = "", headers: dict[str, str] | None = None) -> Any:
         """One Engine API call; errors become a failure with advice (NotFound is raised for the caller)."""
-        url = self.api._url(path)  # noqa: SLF001 - the SDK's URL builder, stable across versions
         try:
-            if method == "GET":
-                response = self.api._get(url, params=params)  # noqa: SLF001
-            elif method == "POST":
-                response = self.api._post_json(url, data=data if data is not None else {}, params=params,  # noqa: SLF001
-                                               headers=headers or {})
-            elif method == "DELETE":
-                response = self.api._delete(url, params=params)  # noqa: SLF001
-            else:
-                raise ValueError(method)
-            return self.api._result(response, json=method == "GET" or (response.text or "").startswith(("{", "[", '"')))  # noqa: SLF001
+            return self.request(method, path, params=params, data=data, headers=headers)
         except NotFound:
             raise
         except APIError as error:
@@ -134,15 +150,18 @@ class SwarmClient:
         return None
 
     def versioned_update(self, inspect_path: str, make_spec: Callable[[dict], dict], *, what: str,
-                         params: dict | None = None, retries: int = 5) -> None:
+                         params: dict | None = None, headers: Callable[[dict], dict] | None = None,
+                         retries: int = 5) -> None:
         """POST <inspect_path>/update with the spec make_spec builds from a fresh inspect, carrying its version
-        index; another change landing first ("update out of sequence") means inspect and try again."""
+        index (and the headers `headers` makes from that spec); another change landing first ("update out of
+        sequence") means inspect and try again."""
         for attempt in range(retries):
             current = self.call("GET", inspect_path, what=f"{what} (inspect)")
+            spec = make_spec(current)
             try:
-                self.api._result(self.api._post_json(  # noqa: SLF001 - call() would turn the error into a failure
-                    self.api._url(f"{inspect_path}/update"), data=make_spec(current),  # noqa: SLF001
-                    params={"version": current["Version"]["Index"], **(params or {})}))
+                self.request("POST", f"{inspect_path}/update", data=spec,
+                             params={"version": current["Version"]["Index"], **(params or {})},
+                             headers=headers(spec) if headers else None)
                 return
             except APIError as error:
                 if "out of sequence" not in str(error) or attempt == retries - 1:
@@ -153,6 +172,8 @@ class SwarmClient:
         """The X-Registry-Auth header of this node's login (docker login) to the registry of `image`, as
         `docker service update --with-registry-auth` sends it with a service's new spec, so that the nodes that run
         its tasks can pull; empty when this node has no login there (the service keeps the one its spec carries)."""
+        if not image:
+            return {}
         registry, _ = docker.auth.resolve_repository_name(image.split("@", 1)[0])
         header = docker.auth.get_config_header(self.api, registry)
         return {"X-Registry-Auth": header.decode() if isinstance(header, bytes) else header} if header else {}
@@ -160,7 +181,7 @@ class SwarmClient:
     def cluster_answers(self) -> bool:
         """Whether the managers can answer cluster questions: false when no leader can be elected (quorum lost)."""
         try:
-            self.api._result(self.api._get(self.api._url("/nodes")), json=True)  # noqa: SLF001
+            self.request("GET", "/nodes")
             return True
         except APIError as error:
             text = str(getattr(error, "explanation", "") or error)
@@ -199,13 +220,13 @@ class SwarmClient:
         """
         path = f"{self.info()['DockerRootDir']}/swarm/certificates/swarm-node.crt"
         try:
-            decoded = ssl._ssl._test_decode_cert(path)  # noqa: SLF001 - stdlib's PEM decoder, no extra dependency
-        except (OSError, ssl.SSLError):
+            with open(path, encoding="ascii") as handle:
+                subject = certificate_subject(handle.read())
+        except (OSError, ValueError):
             return {}
-        subject = {key: value for rdn in decoded.get("subject", ()) for key, value in rdn}
-        role = {"swarm-manager": "manager", "swarm-worker": "worker"}.get(subject.get("organizationalUnitName", ""))
-        return {k: v for k, v in {"cluster_id": subject.get("organizationName"), "role": role,
-                                  "node_id": subject.get("commonName")}.items() if v}
+        role = {"swarm-manager": "manager", "swarm-worker": "worker"}.get(subject.get("OU", ""))
+        return {k: v for k, v in {"cluster_id": subject.get("O"), "role": role,
+                                  "node_id": subject.get("CN")}.items() if v}
 
     def require_manager(self, action: str) -> None:
         node = self.local_node()
@@ -221,6 +242,74 @@ class SwarmClient:
 
     def nodes(self) -> list[dict[str, Any]]:
         return self.call("GET", "/nodes", what="node ls") or []
+
+
+# The subject attributes certificate_subject reads, by their DER-encoded object identifiers (2.5.4.x).
+SUBJECT_OIDS = {b"\x55\x04\x03": "CN", b"\x55\x04\x0a": "O", b"\x55\x04\x0b": "OU"}
+
+
+def _der_items(data: bytes) -> list[tuple[int, bytes]]:
+    """The (tag, content) items that follow each other in DER bytes; ValueError when they do not parse."""
+    items, offset = [], 0
+    while offset < len(data):
+        if offset + 2 > len(data):
+            raise ValueError("truncated DER item")
+        tag, length = data[offset], data[offset + 1]
+        offset += 2
+        if length & 0x80:
+            count = length & 0x7F
+            if not 0 < count <= 4 or offset + count > len(data):
+                raise ValueError("bad DER length")
+            length = int.from_bytes(data[offset:offset + count], "big")
+            offset += count
+        if offset + length > len(data):
+            raise ValueError("truncated DER item")
+        items.append((tag, data[offset:offset + length]))
+        offset += length
+    return items
+
+
+def certificate_subject(pem: str) -> dict[str, str]:
+    """CN, O and OU of the subject of the first certificate in PEM text (a node's certificate comes before its
+    chain), read from its DER encoding with nothing but the standard library (no ssl internals, no cryptography
+    package on the node). ValueError when it is not a certificate."""
+    lines = [line.strip() for line in pem.strip().splitlines()]
+    if not lines or lines[0] != "-----BEGIN CERTIFICATE-----" or "-----END CERTIFICATE-----" not in lines:
+        raise ValueError("not a PEM certificate")
+    body = "".join(lines[1:lines.index("-----END CERTIFICATE-----")])
+    certificate = _der_items(base64.b64decode(body))
+    if len(certificate) != 1 or certificate[0][0] != 0x30:
+        raise ValueError("not a DER certificate")
+    tbs = _der_items(certificate[0][1])
+    if not tbs or tbs[0][0] != 0x30:
+        raise ValueError("no TBSCertificate")
+    fields = _der_items(tbs[0][1])
+    if fields and fields[0][0] == 0xA0:  # [0] version
+        fields = fields[1:]
+    # serialNumber, signature, issuer, validity, subject
+    if len(fields) < 5 or fields[4][0] != 0x30:
+        raise ValueError("no subject")
+    subject = {}
+    for tag, rdn in _der_items(fields[4][1]):
+        if tag != 0x31:
+            continue
+        for _, attribute in _der_items(rdn):
+            parts = _der_items(attribute)
+            if len(parts) == 2 and parts[0][0] == 0x06 and parts[0][1] in SUBJECT_OIDS:
+                subject[SUBJECT_OIDS[parts[0][1]]] = parts[1][1].decode("utf-8", "replace")
+    return subject
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, every: float = 1.0) -> Any:
+    """Ask condition() until it answers something true or the deadline (timeout seconds from now) passes, every
+    `every` seconds; returns its last answer, false when time ran out. The one deadline loop of the modules: what
+    to do when it ran out is the caller's, which knows what was waited for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = condition()
+        if answer or time.monotonic() >= deadline:
+            return answer
+        time.sleep(max(0.0, min(every, deadline - time.monotonic())))
 
 
 def normalize_node(node: dict[str, Any]) -> dict[str, Any]:

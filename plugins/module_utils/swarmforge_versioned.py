@@ -14,10 +14,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 from typing import Any
 
-from ansible.module_utils.swarmforge_docker import SwarmClient
+from ansible.module_utils.swarmforge_docker import SwarmClient, wait_until
 
 NAME_LABEL = "io.swarmforge.name"
 VERSION_LABEL = "io.swarmforge.version"
@@ -142,19 +141,20 @@ class VersionedObjects:
             self.actions.append(f"move service {name} to {new_name}")
             if self.client.check_mode:
                 continue
-            spec = repoint(service["Spec"], self.field, old_ids, new_id, new_name)
-            image = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
-            self.client.call("POST", f"/services/{service['ID']}/update", what=f"service update {name}",
-                             params={"version": service["Version"]["Index"]}, data=spec,
-                             headers=self.client.registry_auth(image) if image else None)
+            # From a fresh inspect each try: a change landing between (an update out of sequence) is retried.
+            self.client.versioned_update(
+                f"/services/{service['ID']}", what=f"service update {name}",
+                make_spec=lambda current: repoint(current["Spec"], self.field, old_ids, new_id, new_name),
+                headers=lambda spec: self.client.registry_auth(
+                    spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")))
         if moved and self.params["wait"] and not self.client.check_mode:
             self.wait_converged(moved)
         return moved
 
     def wait_converged(self, names: list[str]) -> None:
-        deadline = time.monotonic() + self.params["wait_timeout"]
         pending = set(names)
-        while pending and time.monotonic() < deadline:
+
+        def converged() -> bool:
             for service in self.services():
                 if service["Spec"]["Name"] not in pending:
                     continue
@@ -166,9 +166,9 @@ class VersionedObjects:
                     self.client.fail(f"service {service['Spec']['Name']} did not take the new {self.kind} "
                                      f"({state}: {message}); its tasks say why: docker service ps "
                                      f"{service['Spec']['Name']} --no-trunc")
-            if pending:
-                time.sleep(2)
-        if pending:
+            return not pending
+
+        if not wait_until(converged, self.params["wait_timeout"], every=2):
             self.client.fail(f"services {', '.join(sorted(pending))} did not converge on the new {self.kind} within "
                              f"{self.params['wait_timeout']}s")
 

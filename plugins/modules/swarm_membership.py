@@ -173,7 +173,7 @@ unlock_key:
 import re
 import time
 
-from ansible.module_utils.swarmforge_docker import APIError, SwarmClient, advice_for
+from ansible.module_utils.swarmforge_docker import APIError, SwarmClient, advice_for, wait_until
 
 DURATION = re.compile(r"^(\d+)(ns|us|ms|s|m|h|d)$")
 NANOSECONDS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9,
@@ -208,10 +208,16 @@ class Membership:
         """A node whose engine just started (a reboot, a whole cluster restarted) is `pending` until it reached its
         managers and they elected a leader: decided on then, it would look like a node of no known swarm. Wait for it
         (read-only, in check mode too), up to wait_timeout."""
-        deadline = time.monotonic() + self.params["wait_timeout"]
-        while node["state"] == "pending" and time.monotonic() < deadline:
+        if node["state"] == "pending":
+            latest = [node]
+
+            def settled_now() -> bool:
+                latest[0] = self.client.local_node(refresh=True)
+                return latest[0]["state"] != "pending"
+
             time.sleep(1)
-            node = self.client.local_node(refresh=True)
+            wait_until(settled_now, self.params["wait_timeout"])
+            node = latest[0]
         if node["state"] == "pending":
             self.client.module.warn(f"this node is still pending after {self.params['wait_timeout']}s: it does not "
                                     "reach a manager with a leader (managers down, or quorum lost: recover.yml)")
@@ -269,12 +275,12 @@ class Membership:
             self.client.fail(f"swarm unlock refused the key ({explanation}): unlock_key is not this swarm's current "
                              "unlock key. After a rotation the new key is in the file rotate.yml wrote; "
                              "`docker swarm unlock-key -q` on an unlocked manager prints the current one")
-        deadline = time.monotonic() + self.params["wait_timeout"]
-        while time.monotonic() < deadline:
+        def active() -> bool:
             self.before = self.client.local_node(refresh=True)
-            if self.before["state"] == "active":
-                return True
-            time.sleep(1)
+            return self.before["state"] == "active"
+
+        if wait_until(active, self.params["wait_timeout"]):
+            return True
         self.client.fail(f"unlocked, but the node did not become active within {self.params['wait_timeout']}s")
         return False
 
@@ -378,18 +384,14 @@ class Membership:
             if self.params[param] is not None:
                 data[key] = self.params[param]
         try:
-            self.client.api._result(self.client.api._post_json(  # noqa: SLF001 - a slow join is not a failure
-                self.client.api._url("/swarm/join"), data=data))  # noqa: SLF001
+            self.client.request("POST", "/swarm/join", data=data)  # not call(): a slow join is not a failure
         except APIError as error:
             explanation = str(getattr(error, "explanation", None) or error)
             # On a loaded cluster the engine's own join deadline can pass while the join goes on in the background.
             if "continue in the background" not in explanation:
                 self.client.fail(advice_for(f"swarm join: {explanation}"))
-        deadline = time.monotonic() + self.params["wait_timeout"]
-        while time.monotonic() < deadline:
-            if self.client.local_node(refresh=True)["state"] == "active":
-                return
-            time.sleep(1)
+        if wait_until(lambda: self.client.local_node(refresh=True)["state"] == "active", self.params["wait_timeout"]):
+            return
         self.client.fail(f"joined, but the node did not become active within {self.params['wait_timeout']}s "
                          "(check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes)")
 

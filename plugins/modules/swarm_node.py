@@ -114,7 +114,7 @@ quorum:
 import json
 import time
 
-from ansible.module_utils.swarmforge_docker import NotFound, SwarmClient, normalize_node, quorum_after
+from ansible.module_utils.swarmforge_docker import NotFound, SwarmClient, normalize_node, quorum_after, wait_until
 
 
 def heartbeat_seconds(swarm: dict) -> float:
@@ -205,12 +205,9 @@ class NodeManager:
         return [task for task in tasks or [] if task.get("Status", {}).get("State") in alive]
 
     def wait_drained(self) -> None:
-        deadline = time.monotonic() + self.params["wait_timeout"]
-        while time.monotonic() < deadline:
-            # Global services keep no task on a drained node; replicated ones move. Either way, none may remain.
-            if not self.running_tasks():
-                return
-            time.sleep(2)
+        # Global services keep no task on a drained node; replicated ones move. Either way, none may remain.
+        if wait_until(lambda: not self.running_tasks(), self.params["wait_timeout"], every=2):
+            return
         left = [t.get("ServiceID", "?")[:12] for t in self.running_tasks()]
         self.client.fail(f"{self.node['hostname']} still runs {len(left)} task(s) after {self.params['wait_timeout']}s "
                          f"of draining (services {', '.join(sorted(set(left)))}): raise wait_timeout or check why "
@@ -221,21 +218,22 @@ class NodeManager:
         for as long as the leader waits for a missed heartbeat (three heartbeat periods): its agent, served through
         its own manager until then, registers with another one, and the node may report Down in between. The next
         demotion, or a drain, should not count on it before."""
-        deadline = time.monotonic() + self.params["wait_timeout"]
-        node = self.node
         steady = None if role == "manager" else 3 * heartbeat_seconds(self.client.inspect_swarm())
-        ready_since = None
-        while time.monotonic() < deadline:
-            node = self.refreshed()
-            if node["role"] == role and role == "manager" and node["manager_reachability"] == "reachable":
-                return
+        seen = {"node": self.node, "ready_since": None}
+
+        def done() -> bool:
+            node = seen["node"] = self.refreshed()
+            if node["role"] == role and role == "manager":
+                return node["manager_reachability"] == "reachable"
             if node["role"] == role and role == "worker" and node["state"] == "ready":
-                ready_since = ready_since or time.monotonic()
-                if time.monotonic() - ready_since >= steady:
-                    return
-            else:
-                ready_since = None
-            time.sleep(1)
+                seen["ready_since"] = seen["ready_since"] or time.monotonic()
+                return time.monotonic() - seen["ready_since"] >= steady
+            seen["ready_since"] = None
+            return False
+
+        if wait_until(done, self.params["wait_timeout"]):
+            return
+        node = seen["node"]
         wanted = "reachable manager" if role == "manager" else "steadily Ready worker"
         self.client.fail(f"{self.node['hostname']} did not become a {wanted} within {self.params['wait_timeout']}s "
                          f"(now: {node['role']}, {node['state']}); check that 2377/tcp and 7946/tcp+udp are open "

@@ -92,9 +92,8 @@ unlock_key:
 """
 
 import hashlib
-import time
 
-from ansible.module_utils.swarmforge_docker import SwarmClient
+from ansible.module_utils.swarmforge_docker import SwarmClient, wait_until
 
 
 def root_fingerprint(swarm: dict) -> str:
@@ -153,25 +152,29 @@ class Rotation:
             self.result["unlock_key"] = self.client.call("GET", "/swarm/unlockkey", what="unlock key")["UnlockKey"]
 
     def wait_for_new_root(self, before_root: str) -> str:
-        deadline = time.monotonic() + self.params["wait_timeout"]
-        while True:
-            swarm = self.client.inspect_swarm()
+        seen: dict = {}
+
+        def rotated() -> str:
+            swarm = seen["swarm"] = self.client.inspect_swarm()
             root_pem = (swarm.get("TLSInfo") or {}).get("TrustRoot", "")
             root = root_fingerprint(swarm)
-            nodes = self.client.nodes()
-            behind = [n for n in nodes if n.get("Description", {}).get("TLSInfo", {}).get("TrustRoot", "").strip()
-                      != root_pem.strip()]
-            behind_up = [n for n in behind if n.get("Status", {}).get("State") != "down"]
-            if root != before_root and not swarm.get("RootRotationInProgress") and not behind_up:
+            behind = [n for n in self.client.nodes()
+                      if n.get("Description", {}).get("TLSInfo", {}).get("TrustRoot", "").strip() != root_pem.strip()]
+            seen["behind_up"] = [n for n in behind if n.get("Status", {}).get("State") != "down"]
+            if root != before_root and not swarm.get("RootRotationInProgress") and not seen["behind_up"]:
                 self.result["nodes_pending"] = sorted(n["Description"]["Hostname"] for n in behind)
                 return root
-            if time.monotonic() > deadline:
-                still_old = ", ".join(sorted(n["Description"]["Hostname"] for n in behind_up)) or "none"
-                self.client.fail(f"the root CA rotation did not finish within {self.params['wait_timeout']}s "
-                                 f"(in progress: {bool(swarm.get('RootRotationInProgress'))}; nodes still on the old "
-                                 f"root: {still_old}). It goes on in the background: check again with docker node ls, "
-                                 "or wait longer", rotated=self.rotated)
-            time.sleep(2)
+            return ""
+
+        root = wait_until(rotated, self.params["wait_timeout"], every=2)
+        if root:
+            return root
+        still_old = ", ".join(sorted(n["Description"]["Hostname"] for n in seen["behind_up"])) or "none"
+        self.client.fail(f"the root CA rotation did not finish within {self.params['wait_timeout']}s "
+                         f"(in progress: {bool(seen['swarm'].get('RootRotationInProgress'))}; nodes still on the old "
+                         f"root: {still_old}). It goes on in the background: check again with docker node ls, "
+                         "or wait longer", rotated=self.rotated)
+        return ""
 
 
 ARGUMENT_SPEC = {

@@ -138,9 +138,8 @@ deploy_output:
 import json
 import os
 import tempfile
-import time
 
-from ansible.module_utils.swarmforge_docker import SwarmClient
+from ansible.module_utils.swarmforge_docker import SwarmClient, wait_until
 from ansible.module_utils.swarmforge_stack import (
     COMPARED_KEYS, DEFINITION_LABEL, IMAGE_LABEL, STACK_LABEL, ComposeError, compare, deep_merge, definition_changes,
     desired_networks, desired_services, live_service, service_definitions, task_is_current, with_definition_labels)
@@ -299,11 +298,12 @@ class StackManager:
         """Wait until every service runs its desired tasks. A service this call changed must also run only tasks made
         from its new template (right after a deploy the old tasks still run and the update status may be empty), and
         must not have rolled back; with rolling_back, the rollback must have completed."""
-        deadline = time.monotonic() + self.params["wait_timeout"]
         status: dict[str, dict] = {}
-        while True:
-            services = {s["Spec"]["Name"]: s for s in self.live_services()}
-            pending = []
+        seen: dict = {}
+
+        def converged() -> bool:
+            services = seen["services"] = {s["Spec"]["Name"]: s for s in self.live_services()}
+            pending = seen["pending"] = []
             for name in names:
                 service = services.get(name)
                 if service is None:
@@ -330,14 +330,15 @@ class StackManager:
                 if (not finished or running != desired
                         or not all(task_is_current(task, service) for task in tasks)):
                     pending.append(name)
-            if not pending:
-                return status
-            if time.monotonic() > deadline:
-                details = "; ".join(self.pending_detail(name, status.get(name, {}), services.get(name))
-                                    for name in pending)
-                self.client.fail(f"stack {self.name} did not converge within {self.params['wait_timeout']}s: "
-                                 f"{details}", converged=status)
-            time.sleep(2)
+            return not pending
+
+        if wait_until(converged, self.params["wait_timeout"], every=2):
+            return status
+        details = "; ".join(self.pending_detail(name, status.get(name, {}), seen["services"].get(name))
+                            for name in seen["pending"])
+        self.client.fail(f"stack {self.name} did not converge within {self.params['wait_timeout']}s: "
+                         f"{details}", converged=status)
+        return status
 
     # -- rolled_back --------------------------------------------------------------------------------------------
     def rolled_back(self) -> None:
@@ -411,12 +412,12 @@ class StackManager:
         self.client.module.exit_json(**result)
 
     def wait_gone(self) -> None:
-        deadline = time.monotonic() + self.params["wait_timeout"]
-        while time.monotonic() < deadline:
+        def gone() -> bool:
             networks = [n for n in self.networks() if (n.get("Labels") or {}).get(STACK_LABEL) == self.name]
-            if not self.live_services() and not networks:
-                return
-            time.sleep(2)
+            return not self.live_services() and not networks
+
+        if wait_until(gone, self.params["wait_timeout"], every=2):
+            return
         self.client.fail(f"stack {self.name} was removed but its services or networks are still there after "
                          f"{self.params['wait_timeout']}s")
 

@@ -1,8 +1,55 @@
 from __future__ import annotations
 
-import pytest
+import datetime
+import time
 
-from ansible.module_utils.swarmforge_docker import advice_for, normalize_node, quorum_after
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ansible.module_utils.swarmforge_docker import (advice_for, certificate_subject, normalize_node, quorum_after,
+                                                    wait_until)
+
+
+def swarm_node_pem(role: str) -> str:
+    """A certificate shaped like a swarm node's (O=cluster id, OU=role, CN=node id), followed by its CA's, as
+    /var/lib/docker/swarm/certificates/swarm-node.crt holds them."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "swarm-ca")])
+
+    def certificate(subject: x509.Name) -> str:
+        built = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name).public_key(key.public_key())
+                 .serial_number(x509.random_serial_number()).not_valid_before(now)
+                 .not_valid_after(now + datetime.timedelta(days=90)).sign(key, hashes.SHA256()))
+        return built.public_bytes(serialization.Encoding.PEM).decode()
+
+    node = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "l9bch4hrmyepwg1ssnh2bd7ta"),
+                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "kqv8oqz6kb1ro9y7hy9wkd4xu")])
+    return certificate(node) + certificate(ca_name)
+
+
+def test_a_swarm_certificate_names_its_cluster_role_and_node_the_first_of_the_chain() -> None:
+    assert certificate_subject(swarm_node_pem("swarm-worker")) == {
+        "O": "l9bch4hrmyepwg1ssnh2bd7ta", "OU": "swarm-worker", "CN": "kqv8oqz6kb1ro9y7hy9wkd4xu"}
+    assert certificate_subject(swarm_node_pem("swarm-manager"))["OU"] == "swarm-manager"
+
+
+@pytest.mark.parametrize("text", ["", "not a certificate", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"])
+def test_what_is_not_a_certificate_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        certificate_subject(text)
+
+
+def test_wait_until_returns_the_first_true_answer_or_the_last_false_one_at_the_deadline() -> None:
+    answers = iter([0, "", "done", "later"])
+    assert wait_until(lambda: next(answers), timeout=5, every=0.01) == "done"
+    started = time.monotonic()
+    assert wait_until(lambda: [], timeout=0.2, every=0.05) == []
+    assert 0.2 <= time.monotonic() - started < 1.0
 
 
 def managers(*reachability: str) -> list[dict]:
