@@ -24,7 +24,8 @@ from lab.image import ensure_image
 from lab.inventory import wait_for_ssh, write
 from lab.pki import ensure_pki
 from lab.secrets import ensure_secrets, secrets_file
-from lab.spec import CACHE_ROOT, DEFAULT_NAME, DEFAULT_SUBNET, REPO_ROOT, STATE_ROOT, LabError, LabSpec
+from lab.spec import (CACHE_ROOT, DEBIAN_SUITES, DEFAULT_DEBIAN, DEFAULT_NAME, DEFAULT_SUBNET, REPO_ROOT, STATE_ROOT,
+                      LabError, LabSpec)
 from lab.sshkey import ensure_key
 from lab.vm import VmBackend
 
@@ -35,7 +36,8 @@ BACKEND_DEFAULTS: dict[str, dict] = {
     "containers": {},
     "vm": {"managers": 3, "workers": 0, "storage": 0, "storage_on_manager": True},
 }
-OPTIONS = ("managers", "workers", "storage", "subnet", "backend", "memory", "storage_on_manager")
+OPTIONS = ("managers", "workers", "storage", "subnet", "backend", "memory", "storage_on_manager", "debian",
+           "manager_debian")
 
 
 def make_backend(name: str) -> Backend:
@@ -111,7 +113,7 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 
 def cmd_image(_: argparse.Namespace) -> None:
-    print(ensure_image(ensure_engine()))
+    print(ensure_image(ensure_engine(), DEFAULT_DEBIAN))
 
 
 def cmd_engine(_: argparse.Namespace) -> None:
@@ -133,6 +135,10 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--memory", type=int, help="MiB per VM (vm backend; default 1024)")
     up.add_argument("--storage-on-manager", action=argparse.BooleanOptionalAction, default=None,
                     help="with --storage 0, the last manager serves NFS and the registry (the vm default)")
+    up.add_argument("--debian", choices=sorted(DEBIAN_SUITES),
+                    help=f"Debian release of the nodes (default {DEFAULT_DEBIAN}; containers backend)")
+    up.add_argument("--manager-debian", choices=sorted(DEBIAN_SUITES),
+                    help="another release for the managers: a cluster of two releases (default: --debian)")
     up.set_defaults(func=cmd_up)
     for name, func, text in (("down", cmd_down, "remove exactly what up made"), ("status", cmd_status, "list nodes"),
                              ("image", cmd_image, "build the node image"), ("engine", cmd_engine, "ensure dockerd")):

@@ -88,7 +88,9 @@ class ContainerBackend:
 
     # -- up -------------------------------------------------------------------------------------------------
     def up(self, spec: LabSpec, public_key: str) -> None:
-        image = ensure_image(self.client)
+        # One image per Debian release the lab's nodes run.
+        images = {release: ensure_image(self.client, release) for release in sorted({n.debian for n in spec.nodes})}
+        image = next(iter(images.values()))
         self._ensure_network(spec)
         aptproxy.start_daemon(spec.gateway, aptproxy.DEFAULT_PORT, APT_CACHE_DIR,
                               spec.state_dir / "aptproxy.pid", spec.state_dir / "aptproxy.log")
@@ -101,7 +103,7 @@ class ContainerBackend:
                 log(f"removing {container.name}: the lab spec no longer has it")
                 self._remove_node(container)
         for node in spec.nodes:
-            self._ensure_node(spec, node, image, privileged, public_key)
+            self._ensure_node(spec, node, images[node.debian], privileged, public_key)
 
     def _ensure_network(self, spec: LabSpec) -> None:
         name = network_name(spec)
@@ -155,6 +157,11 @@ class ContainerBackend:
                 "/etc/apt/apt.conf.d/01swarmforge-lab-proxy": (
                     f'Acquire::http::Proxy "http://{spec.gateway}:{aptproxy.DEFAULT_PORT}";\n'
                     'Acquire::https::Proxy "DIRECT";\n', 0o644),
+                # A container's /proc/sys is read-only: the engine cannot turn IPv6 off on an overlay network's
+                # bridge, which Docker 26 (Debian 13) treats as an error unless told to go on. A property of these
+                # hosts, not of the roles: set here, before the engine is installed.
+                "/etc/systemd/system/docker.service.d/10-swarmforge-lab.conf": (
+                    "[Service]\nEnvironment=DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1\n", 0o644),
             }, owner={keys: LAB_UID}))
             log(f"created {name} ({node.role}, {node.address})")
         if container.status != "running":

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -50,11 +51,31 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
+def _has(certificate: x509.Certificate, extension: type) -> bool:
+    try:
+        certificate.extensions.get_extension_for_class(extension)
+        return True
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _issued_by(certificate: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(ca)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+
+
 def _ensure_ca(spec: LabSpec, folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The lab CA; one made without a subject key identifier (which strict verifiers, Python 3.13's among them, need
+    to chain its certificates) is made again."""
     cert_path, key_path = folder / "ca.crt", folder / "ca.key"
     if cert_path.is_file() and key_path.is_file():
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
+        current = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        if _has(current, x509.SubjectKeyIdentifier):
+            return current, key
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"swarmforge lab {spec.name} CA")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -66,6 +87,7 @@ def _ensure_ca(spec: LabSpec, folder: Path) -> tuple[x509.Certificate, ec.Ellipt
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     _write(key_path, _key_pem(key), 0o600)
@@ -87,7 +109,7 @@ def ensure_pki(spec: LabSpec) -> Path | None:
     if cert_path.is_file() and key_path.is_file():
         current = x509.load_pem_x509_certificate(cert_path.read_bytes())
         names = set(current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
-        if names == wanted and current.issuer == ca.subject:
+        if names == wanted and _has(current, x509.AuthorityKeyIdentifier) and _issued_by(current, ca):
             return folder
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -99,6 +121,11 @@ def ensure_pki(spec: LabSpec) -> Path | None:
         .add_extension(x509.SubjectAlternativeName(_names(spec, node)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
+                                     data_encipherment=False, key_agreement=True, key_cert_sign=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     _write(key_path, _key_pem(key), 0o600)

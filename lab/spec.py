@@ -30,6 +30,9 @@ MAX_WORKERS = 120
 VM_FORWARDED_PORTS = (8080, 8081, 8082)
 MAX_VM_NODES = 16
 STORAGE_GROUPS = ("nfs_servers", "registries")
+# Debian releases a lab node can run (the release number and its suite).
+DEBIAN_SUITES = {"12": "bookworm", "13": "trixie"}
+DEFAULT_DEBIAN = "12"
 
 
 class LabError(Exception):
@@ -42,6 +45,7 @@ class Node:
     role: str  # manager | worker | storage
     address: str
     extra_groups: tuple[str, ...] = ()  # e.g. a manager that also serves NFS and the registry (small VM labs)
+    debian: str = DEFAULT_DEBIAN  # the Debian release the node runs
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -64,6 +68,10 @@ class LabSpec:
     memory: int = 1024  # MiB per node (vm backend)
     # With no storage node, the last manager serves NFS and the registry (a VM lab of three managers).
     storage_on_manager: bool = False
+    # The Debian release of the nodes; manager_debian, when set, that of the managers (a cluster of two releases, as
+    # one is while its hosts move to the next).
+    debian: str = DEFAULT_DEBIAN
+    manager_debian: str = ""
     nodes: tuple[Node, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +92,12 @@ class LabSpec:
         if self.storage_on_manager and self.storage:
             raise LabError(f"--storage {self.storage} with --storage-on-manager: choose one place for NFS and the "
                            "registry (--storage 0 keeps them on the last manager)")
+        for option, release in (("--debian", self.debian), ("--manager-debian", self.manager_debian or self.debian)):
+            if release not in DEBIAN_SUITES:
+                raise LabError(f"{option} {release}: the lab builds Debian {' and '.join(DEBIAN_SUITES)} nodes")
+        if self.backend == "vm" and (self.debian != DEFAULT_DEBIAN or self.manager_debian not in ("", DEFAULT_DEBIAN)):
+            raise LabError(f"--debian {self.debian}: the vm backend runs Debian {DEFAULT_DEBIAN} only; use the "
+                           "containers backend for other releases")
         if self.backend == "vm":
             total = self.managers + self.workers + self.storage
             if total > MAX_VM_NODES:
@@ -95,10 +109,13 @@ class LabSpec:
         network = ipaddress.ip_network(self.subnet)
         base = network.network_address
         nodes = [Node(f"manager{i}", "manager", str(base + MANAGER_OFFSET + i),
-                      STORAGE_GROUPS if self.storage_on_manager and i == self.managers else ())
+                      STORAGE_GROUPS if self.storage_on_manager and i == self.managers else (),
+                      self.manager_debian or self.debian)
                  for i in range(1, self.managers + 1)]
-        nodes += [Node(f"worker{i}", "worker", str(base + WORKER_OFFSET + i)) for i in range(1, self.workers + 1)]
-        nodes += [Node(f"storage{i}", "storage", str(base + STORAGE_OFFSET + i)) for i in range(1, self.storage + 1)]
+        nodes += [Node(f"worker{i}", "worker", str(base + WORKER_OFFSET + i), debian=self.debian)
+                  for i in range(1, self.workers + 1)]
+        nodes += [Node(f"storage{i}", "storage", str(base + STORAGE_OFFSET + i), debian=self.debian)
+                  for i in range(1, self.storage + 1)]
         return nodes
 
     @property
@@ -152,4 +169,5 @@ class LabSpec:
     def to_dict(self) -> dict:
         return {"name": self.name, "managers": self.managers, "workers": self.workers, "storage": self.storage,
                 "subnet": self.subnet, "backend": self.backend, "domain": self.domain, "memory": self.memory,
-                "storage_on_manager": self.storage_on_manager}
+                "storage_on_manager": self.storage_on_manager, "debian": self.debian,
+                "manager_debian": self.manager_debian}

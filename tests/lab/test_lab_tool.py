@@ -100,10 +100,21 @@ def test_the_haproxy_image_holds_haproxy_and_its_libraries_only_and_haproxy_runs
     ({"backend": "vm", "managers": 9, "workers": 7}, "17 VMs: the vm backend supports up to 16 nodes"),
     ({"backend": "vm", "memory": 256}, "--memory 256: give MiB per VM between 512 and 65536"),
     ({"storage": 1, "storage_on_manager": True}, "--storage 1 with --storage-on-manager: choose one place"),
+    ({"debian": "11"}, "--debian 11: the lab builds Debian 12 and 13 nodes"),
+    ({"manager_debian": "14"}, "--manager-debian 14: the lab builds Debian 12 and 13 nodes"),
+    ({"backend": "vm", "debian": "13"}, "--debian 13: the vm backend runs Debian 12 only"),
 ])
 def test_bad_spec_is_refused_with_the_fix(options: dict, message: str) -> None:
     with pytest.raises(LabError, match=message.replace("(", r"\(").replace(")", r"\)")):
         LabSpec(**options)
+
+
+def test_a_lab_of_two_releases_gives_the_managers_theirs() -> None:
+    spec = LabSpec(name="sfmixed", managers=1, workers=2, storage=0, storage_on_manager=True, debian="13",
+                   manager_debian="12")
+    assert {node.name: node.debian for node in spec.nodes} == {"manager1": "12", "worker1": "13", "worker2": "13"}
+    assert LabSpec(**spec.to_dict()).nodes == spec.nodes, "the saved state brings the same lab back"
+    assert {node.debian for node in LabSpec(name="sfplain").nodes} == {"12"}
 
 
 def test_vm_inventory_reaches_sshd_on_loopback_and_keeps_the_lab_addresses() -> None:

@@ -54,6 +54,17 @@ def test_managers_and_workers_ready_and_active(host) -> None:
         assert inspected["Status"]["Addr"] == node.address, name
 
 
+# The engine Debian ships with each release the lab builds nodes of (docker.io).
+DEBIAN_ENGINES = {"12": "20.10.", "13": "26.1."}
+
+
+def test_each_node_runs_the_engine_of_its_debian_release(host) -> None:
+    """A lab of two releases (managers on one, workers on the other) is one swarm of two engine generations."""
+    for name, node in SWARM.items():
+        engine = json.loads(host.check_output(f"docker node inspect {name}"))[0]["Description"]["Engine"]
+        assert engine["EngineVersion"].startswith(DEBIAN_ENGINES[node.debian]), (name, node.debian, engine)
+
+
 def test_the_storage_host_serves_the_nfs_exports_and_the_registry(host, storage_host) -> None:
     assert storage_host.service("nfs-ganesha").is_running or storage_host.service("nfs-server").is_running
     # As a client: TLS from the lab CA, which the engines trust, and the lab's registry login.
