@@ -2,6 +2,8 @@
 
   python -m lab up [--managers 3 --workers 2 --storage 1]   create or reuse the lab, write its inventory
   python -m lab up --backend vm [--memory 1024]              the lab as qemu VMs (3 managers, NFS on the last one)
+  python -m lab up --engine-source docker-ce                 nodes install docker-ce from the lab's own repository
+  python -m lab docker-ce-release                            that repository publishes its next docker-ce version
   python -m lab status                                       nodes, roles, addresses, state
   python -m lab down                                         remove exactly what `up` made
   python -m lab image                                        build (or find cached) the node image
@@ -19,13 +21,14 @@ import time
 from lab.appimages import export_app_images
 from lab.backend import Backend
 from lab.containers import ContainerBackend
+from lab.dockerrepo import ensure_repo, release_next
 from lab.engine import ensure_engine, log
 from lab.image import ensure_image
 from lab.inventory import wait_for_ssh, write
 from lab.pki import ensure_pki
 from lab.secrets import ensure_secrets, secrets_file
-from lab.spec import (CACHE_ROOT, DEBIAN_SUITES, DEFAULT_DEBIAN, DEFAULT_NAME, DEFAULT_SUBNET, REPO_ROOT, STATE_ROOT,
-                      LabError, LabSpec)
+from lab.spec import (CACHE_ROOT, DEBIAN_SUITES, DEFAULT_DEBIAN, DEFAULT_NAME, DEFAULT_SUBNET, ENGINE_SOURCES, REPO_ROOT,
+                      STATE_ROOT, LabError, LabSpec)
 from lab.sshkey import ensure_key
 from lab.vm import VmBackend
 
@@ -37,7 +40,7 @@ BACKEND_DEFAULTS: dict[str, dict] = {
     "vm": {"managers": 3, "workers": 0, "storage": 0, "storage_on_manager": True},
 }
 OPTIONS = ("managers", "workers", "storage", "subnet", "backend", "memory", "storage_on_manager", "debian",
-           "manager_debian")
+           "manager_debian", "engine_source")
 
 
 def make_backend(name: str) -> Backend:
@@ -84,6 +87,8 @@ def cmd_up(args: argparse.Namespace) -> None:
     images = export_app_images(ensure_engine(), CACHE_ROOT / "images")
     wait_for_ssh(spec)
     ensure_pki(spec)
+    if spec.engine_source == "docker-ce":
+        ensure_repo(spec)
     inventory = write(spec, images)
     ensure_secrets(spec)
     log(f"lab {spec.name!r} is up: {len(spec.nodes)} nodes answer SSH ({time.monotonic() - started:.0f}s); "
@@ -110,6 +115,13 @@ def cmd_status(args: argparse.Namespace) -> None:
     print(f"{'NODE':<12}{'ROLE':<10}{'ADDRESS':<16}STATE")
     for node in make_backend(spec.backend).status(spec):
         print(f"{node.name:<12}{node.role:<10}{node.address:<16}{node.state}")
+
+
+def cmd_docker_ce_release(args: argparse.Namespace) -> None:
+    spec = load_spec(args.name)
+    if spec is None or spec.engine_source != "docker-ce":
+        raise LabError(f"lab {args.name!r} has no docker-ce repository: bring it up with --engine-source docker-ce")
+    print(f"published docker-ce {release_next(spec)}")
 
 
 def cmd_image(_: argparse.Namespace) -> None:
@@ -139,9 +151,14 @@ def parser() -> argparse.ArgumentParser:
                     help=f"Debian release of the nodes (default {DEFAULT_DEBIAN}; containers backend)")
     up.add_argument("--manager-debian", choices=sorted(DEBIAN_SUITES),
                     help="another release for the managers: a cluster of two releases (default: --debian)")
+    up.add_argument("--engine-source", choices=ENGINE_SOURCES,
+                    help="distro: Debian's docker.io (default); docker-ce: Docker's package names from the lab's own "
+                         "signed repository (Debian's packages repacked)")
     up.set_defaults(func=cmd_up)
     for name, func, text in (("down", cmd_down, "remove exactly what up made"), ("status", cmd_status, "list nodes"),
-                             ("image", cmd_image, "build the node image"), ("engine", cmd_engine, "ensure dockerd")):
+                             ("image", cmd_image, "build the node image"), ("engine", cmd_engine, "ensure dockerd"),
+                             ("docker-ce-release", cmd_docker_ce_release,
+                              "publish the next docker-ce version in the lab's repository")):
         commands.add_parser(name, help=text).set_defaults(func=func)
     return root
 

@@ -1,7 +1,8 @@
 """A small caching HTTP proxy for apt, run on the lab's gateway address.
 
 Lab nodes fetch packages through it, so five nodes installing docker.io download it once, and a second lab run
-downloads nothing. Files under ``pool/`` and ``by-hash/`` never change once published, so they are cached forever;
+downloads nothing. It also serves files of its own (``--serve``: the lab's docker-ce repository), asked for directly
+or through it at its own address. Files under ``pool/`` and ``by-hash/`` never change once published, so they are cached forever;
 index files are passed through. Only hosts in the allow list are forwarded to, so the proxy cannot carry lab traffic
 anywhere else.
 """
@@ -44,6 +45,8 @@ class AptProxyHandler(BaseHTTPRequestHandler):
     server_version = "swarmforge-aptproxy/1"
     cache_dir: Path
     allowed_hosts: frozenset[str]
+    served_dir: Path | None = None
+    own_names: frozenset[str] = frozenset()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class names it so
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
@@ -56,6 +59,10 @@ class AptProxyHandler(BaseHTTPRequestHandler):
 
     def _handle(self, send_body: bool) -> None:
         url = urllib.parse.urlsplit(self.path)
+        if self.served_dir is not None and (not url.scheme and self.path.startswith("/")
+                                            or url.scheme == "http" and url.hostname in self.own_names):
+            self._serve_own(url.path, send_body)
+            return
         if url.scheme != "http" or not url.hostname:
             self.send_error(400, "this proxy serves absolute http:// URLs only")
             return
@@ -71,6 +78,23 @@ class AptProxyHandler(BaseHTTPRequestHandler):
             self._fetch(url.hostname, url.port or 80, path, cached, send_body)
             return
         self._fetch(url.hostname, url.port or 80, path, None, send_body)
+
+    def _serve_own(self, path: str, send_body: bool) -> None:
+        assert self.served_dir is not None
+        try:
+            target = cache_path(self.served_dir, ".", path)
+        except ValueError:
+            self.send_error(404)
+            return
+        if not target.is_file():
+            self.send_error(404, f"{path} is not served here")
+            return
+        if send_body:
+            self._send_file(target)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(target.stat().st_size))
+        self.end_headers()
 
     def _send_file(self, cached: Path) -> None:
         self.send_response(200)
@@ -121,9 +145,11 @@ class AptProxyHandler(BaseHTTPRequestHandler):
                     os.unlink(sink.name)
 
 
-def serve(bind: str, port: int, cache_dir: Path, allowed_hosts: tuple[str, ...]) -> None:
+def serve(bind: str, port: int, cache_dir: Path, allowed_hosts: tuple[str, ...], served_dir: Path | None = None,
+          own_names: tuple[str, ...] = ()) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
-    handler = type("Handler", (AptProxyHandler,), {"cache_dir": cache_dir, "allowed_hosts": frozenset(allowed_hosts)})
+    handler = type("Handler", (AptProxyHandler,), {"cache_dir": cache_dir, "allowed_hosts": frozenset(allowed_hosts),
+                                                   "served_dir": served_dir, "own_names": frozenset((bind, *own_names))})
     server = ThreadingHTTPServer((bind, port), handler)
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -139,14 +165,16 @@ def pid_alive(pid_file: Path) -> bool:
         return False
 
 
-def start_daemon(bind: str, port: int, cache_dir: Path, pid_file: Path, log_file: Path) -> None:
+def start_daemon(bind: str, port: int, cache_dir: Path, pid_file: Path, log_file: Path, served_dir: Path | None = None,
+                 own_names: tuple[str, ...] = ()) -> None:
     """Start the proxy in the background unless the one recorded in pid_file still runs."""
     if pid_alive(pid_file):
         return
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "lab.aptproxy", "--bind", bind, "--port", str(port), "--cache", str(cache_dir)],
+            [sys.executable, "-m", "lab.aptproxy", "--bind", bind, "--port", str(port), "--cache", str(cache_dir),
+             *(["--serve", str(served_dir)] if served_dir else []), *(f"--own-name={name}" for name in own_names)],
             stdout=sink, stderr=sink, stdin=subprocess.DEVNULL, start_new_session=True,
             cwd=Path(__file__).resolve().parent.parent,
         )
@@ -175,8 +203,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--allow-host", action="append", dest="allowed_hosts")
+    parser.add_argument("--serve", type=Path, help="a folder served at this proxy's own address")
+    parser.add_argument("--own-name", action="append", dest="own_names", default=[],
+                        help="another name of this proxy's address (as the nodes reach it)")
     args = parser.parse_args()
-    serve(args.bind, args.port, args.cache, tuple(args.allowed_hosts or DEFAULT_ALLOWED_HOSTS))
+    serve(args.bind, args.port, args.cache, tuple(args.allowed_hosts or DEFAULT_ALLOWED_HOSTS), args.serve,
+          tuple(args.own_names))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, ContainerError, NotFound
 
-from lab import aptproxy
+from lab import aptproxy, dockerrepo
 from lab.backend import NodeStatus
 from lab.engine import ensure_engine, log
 from lab.image import ensure_image
@@ -93,7 +93,8 @@ class ContainerBackend:
         image = next(iter(images.values()))
         self._ensure_network(spec)
         aptproxy.start_daemon(spec.gateway, aptproxy.DEFAULT_PORT, APT_CACHE_DIR,
-                              spec.state_dir / "aptproxy.pid", spec.state_dir / "aptproxy.log")
+                              spec.state_dir / "aptproxy.pid", spec.state_dir / "aptproxy.log",
+                              served_dir=dockerrepo.repo_root(spec))
         privileged = privileged_works(self.client, image)
         log("node containers run " + ("privileged" if privileged else "with an explicit capability list "
                                       "(privileged is refused by this engine)"))

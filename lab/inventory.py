@@ -9,6 +9,7 @@ from pathlib import Path
 import paramiko
 import yaml
 
+from lab import dockerrepo
 from lab.pki import pki_dir
 from lab.spec import LAB_USER, LabError, LabSpec, Node
 
@@ -64,6 +65,9 @@ def render(spec: LabSpec, images: list[dict[str, str]]) -> str:
                 "lab_pki_dir": str(pki_dir(spec)),
                 # Application images the lab built from Debian packages, for the registry role to push.
                 "lab_app_images": [{"name": i["name"], "tag": i["tag"], "archive": i["archive"]} for i in images],
+                # Where the engine comes from (lab/dockerrepo.py for docker-ce).
+                "lab_engine_source": spec.engine_source,
+                **({"lab_docker_ce_url": dockerrepo.base_url(spec)} if spec.engine_source == "docker-ce" else {}),
             },
             "children": {
                 "swarm": {"children": {"swarm_managers": {"hosts": group("swarm_managers")},

@@ -33,6 +33,9 @@ STORAGE_GROUPS = ("nfs_servers", "registries")
 # Debian releases a lab node can run (the release number and its suite).
 DEBIAN_SUITES = {"12": "bookworm", "13": "trixie"}
 DEFAULT_DEBIAN = "12"
+# Where the nodes' engine comes from: Debian's docker.io, or docker-ce from the lab's repository with the layout and
+# signing of Docker's (lab/dockerrepo.py: Debian's packages under Docker's names).
+ENGINE_SOURCES = ("distro", "docker-ce")
 
 
 class LabError(Exception):
@@ -72,6 +75,7 @@ class LabSpec:
     # one is while its hosts move to the next).
     debian: str = DEFAULT_DEBIAN
     manager_debian: str = ""
+    engine_source: str = "distro"
     nodes: tuple[Node, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -98,6 +102,11 @@ class LabSpec:
         if self.backend == "vm" and (self.debian != DEFAULT_DEBIAN or self.manager_debian not in ("", DEFAULT_DEBIAN)):
             raise LabError(f"--debian {self.debian}: the vm backend runs Debian {DEFAULT_DEBIAN} only; use the "
                            "containers backend for other releases")
+        if self.engine_source not in ENGINE_SOURCES:
+            raise LabError(f"--engine-source {self.engine_source}: choose one of {', '.join(ENGINE_SOURCES)}")
+        if self.backend == "vm" and self.engine_source != "distro":
+            raise LabError("--engine-source docker-ce: the vm backend installs Debian's docker.io only; use the "
+                           "containers backend for the docker-ce path")
         if self.backend == "vm":
             total = self.managers + self.workers + self.storage
             if total > MAX_VM_NODES:
@@ -170,4 +179,4 @@ class LabSpec:
         return {"name": self.name, "managers": self.managers, "workers": self.workers, "storage": self.storage,
                 "subnet": self.subnet, "backend": self.backend, "domain": self.domain, "memory": self.memory,
                 "storage_on_manager": self.storage_on_manager, "debian": self.debian,
-                "manager_debian": self.manager_debian}
+                "manager_debian": self.manager_debian, "engine_source": self.engine_source}

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import tarfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import docker
@@ -12,6 +15,7 @@ import pytest
 import yaml
 
 from helpers import REPO, lab_cli, lab_inventory, lab_state, run
+from lab import dockerrepo
 from lab.appimages import HAPROXY, ensure_debian_image, listed_paths, needed_members
 from lab.containers import LABEL
 from lab.image import ensure_image, image_name, recipe_tag
@@ -103,6 +107,8 @@ def test_the_haproxy_image_holds_haproxy_and_its_libraries_only_and_haproxy_runs
     ({"debian": "11"}, "--debian 11: the lab builds Debian 12 and 13 nodes"),
     ({"manager_debian": "14"}, "--manager-debian 14: the lab builds Debian 12 and 13 nodes"),
     ({"backend": "vm", "debian": "13"}, "--debian 13: the vm backend runs Debian 12 only"),
+    ({"engine_source": "docker-ee"}, "--engine-source docker-ee: choose one of distro, docker-ce"),
+    ({"backend": "vm", "engine_source": "docker-ce"}, "--engine-source docker-ce: the vm backend installs Debian's"),
 ])
 def test_bad_spec_is_refused_with_the_fix(options: dict, message: str) -> None:
     with pytest.raises(LabError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -177,6 +183,42 @@ def test_up_status_then_down_leaves_nothing_behind(engine: docker.DockerClient) 
     assert other_containers <= lasting_containers(engine), "down removed something not its own"
     assert not (REPO / ".lab" / PROBE_LAB).exists()
     assert "is not up" in lab_cli(PROBE_LAB, "status").stdout
+
+
+def test_the_docker_ce_repository_is_signed_and_laid_out_as_dockers(test_lab: str, tmp_path: Path) -> None:
+    """The test lab installs docker-ce from the repository `lab up` made: Docker's URL layout and package names,
+    served by the lab's apt proxy, its index signed by the lab's key (checked here with gpgv, as apt does), and only
+    the first packaged version published until `docker-ce-release`."""
+    spec = LabSpec(**lab_state(test_lab))
+    assert spec.engine_source == "docker-ce"
+    base = dockerrepo.base_url(spec) + "/debian"
+    with urllib.request.urlopen(f"{base}/gpg", timeout=10) as response:
+        key = response.read()
+    assert key.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    keyring = tmp_path / "docker.gpg"
+    subprocess.run(["gpg", "--batch", "--homedir", str(tmp_path), "--no-default-keyring", "--keyring", str(keyring),
+                    "--import"], input=key, check=True, capture_output=True)
+    dist = f"{base}/dists/bookworm"
+    with urllib.request.urlopen(f"{dist}/InRelease", timeout=10) as response:
+        signed = response.read()
+    verified = subprocess.run(["gpgv", "--keyring", str(keyring), "--output", "-"], input=signed, capture_output=True,
+                              check=False)
+    assert verified.returncode == 0, verified.stderr
+    assert b"Origin: Docker\nLabel: Docker CE\nSuite: bookworm" in verified.stdout
+    tampered = subprocess.run(["gpgv", "--keyring", str(keyring)], input=signed.replace(b"Docker CE", b"Docker XX"),
+                              capture_output=True, check=False)
+    assert tampered.returncode != 0, "a changed index must not verify"
+    with urllib.request.urlopen(f"{dist}/stable/binary-amd64/Packages", timeout=10) as response:
+        index = response.read().decode()
+    listed = re.findall(r"(?m)^Package: (\S+)\nVersion: (\S+)", index)
+    first = dockerrepo.versions(spec, "12")[0]
+    assert sorted(listed) == [("containerd.io", listed[0][1]), ("docker-ce", first), ("docker-ce-cli", first)]
+    assert first.startswith("5:20.10.") and first.endswith("-1~debian.12~bookworm")
+    assert "Filename: dists/bookworm/pool/stable/amd64/docker-ce_" in index
+    # What is not the repository's is not served; a path cannot leave it.
+    for path in ("/docker-ce/linux/debian/dists/bookworm/Release.none", "/../state.json"):
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"http://{spec.gateway}:3142{path}", timeout=10)
 
 
 @pytest.mark.parametrize("strategy", ["mitogen_linear", "linear"])

@@ -2,8 +2,9 @@
 rerun (changed=0) -> shrink from 3 managers to 1 with remove_node.yml twice (the tutorials' 1 + 2) -> grow back to 3
 managers and a third worker with scale.yml -> stack update v1 -> v2 and rollback -> two workers promoted by moving
 them into swarm_managers (5 managers) and demoted by moving them back -> remove a worker -> autolock on (its key kept
-in a vault) -> rolling engine upgrade (a version the source lacks refused; each manager unlocked after its restart;
-the last node's new engine does not start: it gets its previous one back) ->
+in a vault) -> rolling engine upgrade to the next docker-ce the lab's repository publishes (a version the source
+lacks refused; each manager unlocked after its restart; the last node's new engine does not start: it gets its
+previous one back, and the next run moves it; quorum and the web stack answer throughout) ->
 rotate tokens, the root CA and the unlock key -> a manager restarted by hand is unlocked with the vault's key ->
 a daemon option the engine refuses stops at the canary, rolled back -> an engine killed while it restarts is waited
 for -> status report -> a worker that does not answer (status and stacks go on, site.yml
@@ -23,6 +24,7 @@ import urllib.request
 import yaml
 
 from helpers import REPO, TEST_LAB_SUBNET, VENV_BIN, lab_cli, lab_playbook, recap
+from lab import dockerrepo
 from lab.secrets import secret_values
 
 CONFIRMED = ["-e", "swarm_remove_node_confirmed=true"]
@@ -218,30 +220,85 @@ BREAK_ONCE = ("DPkg::Post-Invoke {\"if [ ! -e /var/tmp/swarmforge-broke ]; then 
               "chmod -x /usr/sbin/dockerd; fi\";};")
 
 
+class UpgradeWatch(threading.Thread):
+    """While a run goes on, every two seconds: does some manager answer `docker node ls` (it needs a leader: quorum
+    held), and does the web stack answer where its load balancer runs (found through any manager that answers)."""
+
+    def __init__(self, cluster):
+        super().__init__(daemon=True)
+        self.cluster, self.done, self.rounds = cluster, threading.Event(), []
+
+    def _lb_address(self) -> str | None:
+        for name in ("manager1", "manager2", "manager3"):
+            answer = self.cluster.host(name).run(
+                "docker node ls -q >/dev/null && "
+                "docker service ps web_lb --filter desired-state=running --format '{{.Node}}'")
+            if answer.rc == 0:
+                node = (answer.stdout.split() or [""])[0]
+                return next((n.address for n in self.cluster.spec.nodes if n.name == node), "")
+        return None
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            address, answered = self._lb_address(), False
+            if address:
+                try:
+                    with urllib.request.urlopen(f"http://{address}:8080/", timeout=5) as response:
+                        answered = response.read().decode().startswith("swarmforge web")
+                except OSError:
+                    pass
+            self.rounds.append((time.monotonic(), address is not None, answered))
+            self.done.wait(2)
+
+    def longest_silence(self) -> float:
+        """Seconds between two rounds in which the web stack answered (the whole watch when it never did)."""
+        times = [self.rounds[0][0]] + [at for at, _, answered in self.rounds if answered] + [self.rounds[-1][0]]
+        return max(later - earlier for earlier, later in zip(times, times[1:]))
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.join()
+
+
+def engine_packages(cluster) -> dict[str, str]:
+    return {name: cluster.host(name).check_output("dpkg-query -W -f '${Version}' docker-ce")
+            for name in ("manager1", "manager2", "manager3", "worker1", "worker2")}
+
+
 def test_7_rolling_engine_upgrade(cluster) -> None:
     before = {name: n["EngineVersion"] for name, n in nodes(cluster).items()}
+    first, second = dockerrepo.versions(cluster.spec, "12")
+    assert set(engine_packages(cluster).values()) == {first}
     # A version the package source does not have: refused before any node is drained.
     missing = lab_playbook(cluster.name, "upgrade.yml", "-e", "docker_engine_upgrade_version=99.0-missing",
                            *AUTOLOCK["args"])
     assert missing.returncode != 0 and changed_hosts(missing.stdout) == {}
-    assert "manager1: docker.io 99.0-missing is not offered by this host's package sources (offered: " in " ".join(
+    assert "manager1: docker-ce 99.0-missing is not offered by this host's package sources (offered: " in " ".join(
         missing.stdout.split()), missing.stdout[-4000:]
     assert all(n["Availability"] == "Active" for n in nodes(cluster).values())
+    # The repository publishes docker-ce's next packaged version (lab/dockerrepo.py: the same engine repacked).
+    published = lab_cli(cluster.name, "docker-ce-release")
+    assert published.returncode == 0 and second in published.stdout, published.stdout + published.stderr
     # The last node's new engine will not start: a one-shot package hook takes dockerd's execute bit once.
     worker2 = cluster.host("worker2")
     assert worker2.run(f"echo '{BREAK_ONCE}' > /etc/apt/apt.conf.d/99swarmforge-break && "
                        "rm -f /var/tmp/swarmforge-broke").rc == 0
     try:
-        # No newer engine package is reachable here: the rolling path is taken with the installed version
-        # reinstalled. Autolock is on: each manager comes back locked and is unlocked with the vault's key before the
-        # next one.
-        broken = lab_playbook(cluster.name, "upgrade.yml", "-e", "upgrade_worker_batch=50%",
-                              "-e", "swarm_upgrade_reinstall=true", *AUTOLOCK["args"], timeout=3600)
+        # To the newest version the source offers. Autolock is on: each manager comes back locked and is unlocked
+        # with the vault's key before the next one.
+        with UpgradeWatch(cluster) as first_run:
+            broken = lab_playbook(cluster.name, "upgrade.yml", "-e", "upgrade_worker_batch=50%", *AUTOLOCK["args"],
+                                  timeout=3600)
     finally:
         worker2.run("rm -f /etc/apt/apt.conf.d/99swarmforge-break /var/tmp/swarmforge-broke")
     output = broken.stdout
     assert broken.returncode != 0 and worker2.run("test -x /usr/sbin/dockerd").rc == 0
     text = " ".join(output.split())
+    assert f"docker-ce {first} -> {second}" in text, output[-6000:]
     assert "worker2: engine " in text and " did not come back (Docker engine | restart worker2: " in text, output[-6000:]
     assert "Failed at step EXEC spawning /usr/sbin/dockerd: Permission denied" in text
     assert "worker2 runs engine " in text and " again, Ready and active. The rollout stopped here" in text
@@ -251,19 +308,36 @@ def test_7_rolling_engine_upgrade(cluster) -> None:
              if line.startswith("TASK [swarm_upgrade : Upgrade | drain, and wait until no task runs, on ")]
     # Managers one at a time, in order; then the workers, half of them at a time.
     assert order[:3] == ["manager1", "manager2", "manager3"] and sorted(order[3:]) == ["worker1", "worker2"]
-    if "already the target version" in output:
-        print("upgrade: no newer engine package is reachable here; the same version went through the rolling path")
+    # Every node but the one whose engine did not start runs the new packages; that one has its previous ones back.
+    assert engine_packages(cluster) == {"manager1": second, "manager2": second, "manager3": second,
+                                        "worker1": second, "worker2": first}
     listed = nodes(cluster)
     assert all(n["Status"] == "Ready" and n["Availability"] == "Active" for n in listed.values())
     assert {name: n["EngineVersion"] for name, n in listed.items()}.keys() == before.keys()
     cluster.wait(lambda: all(s["Replicas"].split(" ")[0].split("/")[0] == s["Replicas"].split(" ")[0].split("/")[1]
                              for s in cluster.docker_json("manager1", "docker service ls --format '{{json .}}'")),
                  "every service runs its replicas", timeout=120)
-    # Every engine is at the target version now: a second run leaves every node as it is.
-    again = run_ok(cluster, "upgrade.yml", "-e", "upgrade_worker_batch=50%", *AUTOLOCK["args"])
-    assert changed_hosts(again) == {}, changed_hosts(again)
-    assert "Upgrade | drain, and wait until no task runs" not in again
-    text = " ".join(again.split())
+    # The same run again moves the node that is still behind, and only that one.
+    with UpgradeWatch(cluster) as second_run:
+        again = run_ok(cluster, "upgrade.yml", "-e", "upgrade_worker_batch=50%", *AUTOLOCK["args"])
+    assert set(changed_hosts(again)) == {"worker2"}, changed_hosts(again)
+    drained = [line.split(" on ")[-1].split(" ")[0].rstrip("]") for line in again.splitlines()
+               if line.startswith("TASK [swarm_upgrade : Upgrade | drain, and wait until no task runs, on ")]
+    assert drained == ["worker2"], again[-4000:]
+    assert set(engine_packages(cluster).values()) == {second}
+    assert set(cluster.host("worker2").check_output("apt-mark showhold").split()) >= {"docker-ce", "docker-ce-cli"}
+    # Quorum held at every moment of both runs; the web stack answered throughout, except while its one load
+    # balancer task moved off a drained node (host-mode ports: no routing mesh carries requests meanwhile).
+    for watch in (first_run, second_run):
+        assert len(watch.rounds) >= 5 and all(quorum for _, quorum, _ in watch.rounds), watch.rounds
+        print(f"upgrade: {len(watch.rounds)} rounds, longest time without a web answer "
+              f"{watch.longest_silence():.0f}s")
+        assert watch.longest_silence() <= 45, watch.rounds
+    # Every engine is at the target version now: a third run leaves every node as it is.
+    third = run_ok(cluster, "upgrade.yml", "-e", "upgrade_worker_batch=50%", *AUTOLOCK["args"])
+    assert changed_hosts(third) == {}, changed_hosts(third)
+    assert "Upgrade | drain, and wait until no task runs" not in third
+    text = " ".join(third.split())
     assert all(f"{name}: engine " in text for name in before) and "is the target version: not drained" in text
 
 
