@@ -65,6 +65,34 @@ def test_each_node_runs_the_engine_of_its_debian_release(host) -> None:
         assert engine["EngineVersion"].startswith(DEBIAN_ENGINES[node.debian]), (name, node.debian, engine)
 
 
+CHECKER = "/usr/local/libexec/swarmforge/check-daemon-json"
+
+
+def node_host(name: str):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={PROJECT / '.lab' / SPEC.name / 'inventory'}")
+
+
+def test_each_node_checks_daemon_json_with_what_its_engine_offers() -> None:
+    """The node's check before daemon.json is replaced: Docker 26 (Debian 13) validates the whole file itself
+    (`dockerd --validate`: unknown keys and wrong types); Docker 20.10 (Debian 12) has no such flag, and the check
+    compares the keys with dockerd's own flags."""
+    for name, node in SWARM.items():
+        target = node_host(name)
+        has_validate = "--validate" in target.check_output("dockerd --help")
+        assert has_validate == (node.debian == "13"), (name, node.debian)
+        unique = uuid.uuid4().hex[:8]
+        unknown = target.run(f"f=/tmp/daemon-{unique}.json; echo '{{\"no-such-option\": true}}' > $f; "
+                             f"{CHECKER} $f; rc=$?; rm -f $f; exit $rc")
+        assert unknown.rc == 1 and "no-such-option" in unknown.stderr, (name, unknown.stderr)
+        assert ("unknown daemon option(s) ['no-such-option']" in unknown.stderr) != has_validate, unknown.stderr
+        if has_validate:  # a known key of the wrong type: only dockerd's own validation sees it
+            typed = target.run(f"f=/tmp/daemon-{unique}.json; echo '{{\"max-concurrent-downloads\": \"three\"}}' "
+                               f"> $f; {CHECKER} $f; rc=$?; rm -f $f; exit $rc")
+            assert typed.rc == 1 and "daemon.json rejected: " in typed.stderr, (name, typed.stderr)
+        good = target.run(f"{CHECKER} /etc/docker/daemon.json --swarm-member")
+        assert good.rc == 0, (name, good.stderr)
+
+
 def test_the_storage_host_serves_the_nfs_exports_and_the_registry(host, storage_host) -> None:
     assert storage_host.service("nfs-ganesha").is_running or storage_host.service("nfs-server").is_running
     # As a client: TLS from the lab CA, which the engines trust, and the lab's registry login.
