@@ -148,7 +148,8 @@ def build_packages(release: str) -> Path:
     log(f"building the lab's docker-ce packages for Debian {release} from Debian's {', '.join(SOURCES)}")
     sources = _debian_packages(suite)
     shutil.rmtree(folder, ignore_errors=True)
-    with tempfile.TemporaryDirectory(dir=CACHE_ROOT) as work_dir:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent) as work_dir:
         work = Path(work_dir)
         trees = {}
         for name, fields in sources.items():
