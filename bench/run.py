@@ -42,6 +42,9 @@ OUT = REPO / ".lab" / "bench"
 UP_TO_NETWORKS = "host_prep,docker_engine,swarm,swarm_networks"
 # Topologies by host count: (managers, workers, storage).
 TOPOLOGIES = {4: (1, 2, 1), 6: (3, 2, 1), 12: (3, 8, 1)}
+# The figures since the first bench were measured on Debian 12 nodes (docker.io 20.10); the lab's default is now
+# Debian 13. SWARMFORGE_BENCH_DEBIAN=13 measures that instead.
+DEBIAN = os.environ.get("SWARMFORGE_BENCH_DEBIAN", "12")
 SECTIONS = ("floor", "full", "rerun", "scale", "hosts", "suite")
 ELAPSED = re.compile(r"\)\s+(\d+):(\d+):(\d+(?:\.\d+)?)\s+\*+\s*$")
 
@@ -68,7 +71,7 @@ def fresh_lab(hosts: int) -> None:
     managers, workers, storage = TOPOLOGIES[hosts]
     lab_cli(LAB, "down", timeout=600)
     done = lab_cli(LAB, "up", "--subnet", SUBNET, "--managers", str(managers), "--workers", str(workers),
-                   "--storage", str(storage), timeout=1800)
+                   "--storage", str(storage), "--debian", DEBIAN, timeout=1800)
     if done.returncode != 0:
         raise SystemExit(f"bench: lab up failed:\n{done.stdout}\n{done.stderr}")
 

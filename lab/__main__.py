@@ -28,7 +28,7 @@ from lab.inventory import wait_for_ssh, write
 from lab.pki import ensure_pki
 from lab.secrets import ensure_secrets, secrets_file
 from lab.spec import (CACHE_ROOT, DEBIAN_SUITES, DEFAULT_DEBIAN, DEFAULT_NAME, DEFAULT_SUBNET, ENGINE_SOURCES, REPO_ROOT,
-                      STATE_ROOT, LabError, LabSpec)
+                      STATE_ROOT, VM_DEBIAN, LabError, LabSpec)
 from lab.sshkey import ensure_key
 from lab.vm import VmBackend
 
@@ -37,7 +37,7 @@ BACKENDS: dict[str, type] = {"containers": ContainerBackend, "vm": VmBackend}
 # NFS and the registry.
 BACKEND_DEFAULTS: dict[str, dict] = {
     "containers": {},
-    "vm": {"managers": 3, "workers": 0, "storage": 0, "storage_on_manager": True},
+    "vm": {"managers": 3, "workers": 0, "storage": 0, "storage_on_manager": True, "debian": VM_DEBIAN},
 }
 OPTIONS = ("managers", "workers", "storage", "subnet", "backend", "memory", "storage_on_manager", "debian",
            "manager_debian", "engine_source")
@@ -148,7 +148,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--storage-on-manager", action=argparse.BooleanOptionalAction, default=None,
                     help="with --storage 0, the last manager serves NFS and the registry (the vm default)")
     up.add_argument("--debian", choices=sorted(DEBIAN_SUITES),
-                    help=f"Debian release of the nodes (default {DEFAULT_DEBIAN}; containers backend)")
+                    help=f"Debian release of the nodes (default {DEFAULT_DEBIAN}; the vm backend runs {VM_DEBIAN})")
     up.add_argument("--manager-debian", choices=sorted(DEBIAN_SUITES),
                     help="another release for the managers: a cluster of two releases (default: --debian)")
     up.add_argument("--engine-source", choices=ENGINE_SOURCES,

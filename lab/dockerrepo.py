@@ -41,9 +41,12 @@ ARCH = "amd64"
 RELEASES = 2
 MAINTAINER = "swarmforge lab <lab@swarmforge.invalid>"
 SOURCES = ("docker.io", "containerd", "runc")
+# Debian 13 ships the docker command apart (docker-cli); Debian 12's docker.io carries it.
+OPTIONAL_SOURCES = ("docker-cli",)
 NOTE = ("Rebuilt by the swarmforge lab from Debian's {source} under Docker's package name, for testing the docker-ce "
         "installation path; not Docker's build.")
-# The docker command and its shell completions go to docker-ce-cli; the rest of docker.io to docker-ce.
+# Where docker.io carries the docker command (Debian 12), it and its shell completions go to docker-ce-cli; the rest of
+# docker.io to docker-ce.
 CLI_FILES = ("usr/bin/docker", "usr/share/bash-completion/completions/docker", "usr/share/zsh/vendor-completions/_docker",
              "usr/share/fish/vendor_completions.d/docker.fish")
 KEPT_FIELDS = ("Section", "Priority", "Homepage", "Recommends", "Suggests")
@@ -88,7 +91,7 @@ def _debian_packages(suite: str) -> dict[str, dict[str, str]]:
                            "(SWARMFORGE_DEBIAN_MIRROR names another)") from None
         for stanza in text.split("\n\n"):
             name = stanza[9:stanza.find("\n")] if stanza.startswith("Package: ") else ""
-            if name not in SOURCES:
+            if name not in SOURCES + OPTIONAL_SOURCES:
                 continue
             fields = dict(re.findall(r"(?m)^(Version|Filename|SHA256): (\S+)$", stanza))
             if name not in found or _newer(fields["Version"], found[name]["Version"]):
@@ -176,14 +179,22 @@ def build_packages(release: str) -> Path:
             "Description": _description("An industry-standard container runtime (containerd and runc)",
                                         "containerd and runc")})
         _build(containerd, folder / f"containerd.io_{containerd_version}_{ARCH}.deb")
-        # docker-ce-cli and docker-ce, from docker.io, in every packaged version.
+        # docker-ce-cli (from docker-cli, else from docker.io's docker command) and docker-ce (docker.io), in every
+        # packaged version.
         engine = trees["docker.io"]
-        cli = work / "docker-ce-cli"
-        (cli / "DEBIAN").mkdir(parents=True)
-        for relative in CLI_FILES:
-            if (engine / relative).exists():
-                (cli / relative).parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(engine / relative, cli / relative)
+        if "docker-cli" in trees:
+            cli = trees["docker-cli"]
+            cli_source = "docker-cli"
+        else:
+            cli = work / "docker-ce-cli"
+            cli_source = "docker.io"
+            (cli / "DEBIAN").mkdir(parents=True)
+            for relative in CLI_FILES:
+                if (engine / relative).exists():
+                    (cli / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(engine / relative, cli / relative)
+        # Debian's recommendations of its own CLI and plugins conflict with Docker's names: docker-ce-cli stands in.
+        recommends = _depends(controls["docker.io"].get("Recommends", ""), drop=("docker-cli", "docker-buildx"))
         source = controls["docker.io"]
         upstream = _upstream(source["Version"])
         for number in range(1, RELEASES + 1):
@@ -191,16 +202,16 @@ def build_packages(release: str) -> Path:
             file_version = version.split(":", 1)[1]
             _write_control(cli, {
                 "Package": "docker-ce-cli", "Version": version, "Architecture": ARCH, "Maintainer": MAINTAINER,
-                "Depends": "libc6", "Conflicts": "docker.io", "Replaces": "docker.io",
+                "Depends": "libc6", "Conflicts": "docker.io, docker-cli", "Replaces": "docker.io, docker-cli",
                 "Section": source.get("Section", "admin"), "Priority": "optional",
-                "Description": _description("Docker CLI: the open-source application container engine", "docker.io")})
+                "Description": _description("Docker CLI: the open-source application container engine", cli_source)})
             _build(cli, folder / f"docker-ce-cli_{file_version}_{ARCH}.deb")
             _write_control(engine, {
                 "Package": "docker-ce", "Version": version, "Architecture": ARCH, "Maintainer": MAINTAINER,
                 "Depends": _depends(source.get("Depends", ""), drop=("containerd", "runc"),
                                     add=(f"containerd.io (>= {containerd_version})", "docker-ce-cli")),
                 "Conflicts": "docker.io, docker-engine", "Replaces": "docker.io",
-                **{key: source[key] for key in KEPT_FIELDS if key in source},
+                **{key: source[key] for key in KEPT_FIELDS if key in source}, "Recommends": recommends,
                 "Description": _description("Docker: the open-source application container engine", "docker.io")})
             _build(engine, folder / f"docker-ce_{file_version}_{ARCH}.deb")
     stamp.write_text(json.dumps({name: fields["Version"] for name, fields in sources.items()}, indent=2) + "\n",
@@ -230,7 +241,7 @@ def released(spec: LabSpec) -> int:
     return int(marker.read_text(encoding="utf-8")) if marker.is_file() else 0
 
 
-def versions(spec: LabSpec, release: str) -> list[str]:
+def versions(release: str) -> list[str]:
     """docker-ce's versions for a Debian release, oldest first (published or not)."""
     suite = DEBIAN_SUITES[release]
     return [f"5:{_upstream(_stamp(release)['docker.io'])}-{n}~debian.{release}~{suite}" for n in range(1, RELEASES + 1)]
@@ -251,7 +262,7 @@ def publish(spec: LabSpec, count: int) -> None:
     for release in sorted({node.debian for node in spec.nodes}):
         suite = DEBIAN_SUITES[release]
         built = build_packages(release)
-        wanted = set(versions(spec, release)[:count])
+        wanted = set(versions(release)[:count])
         dist = debian / "dists" / suite
         pool = dist / "pool" / COMPONENT / ARCH
         pool.mkdir(parents=True, exist_ok=True)
@@ -306,4 +317,4 @@ def release_next(spec: LabSpec) -> str:
     if count > RELEASES:
         raise LabError(f"the lab's docker-ce repository has published all its {RELEASES} versions")
     publish(spec, count)
-    return ", ".join(versions(spec, release)[count - 1] for release in sorted({n.debian for n in spec.nodes}))
+    return ", ".join(versions(release)[count - 1] for release in sorted({n.debian for n in spec.nodes}))

@@ -15,10 +15,10 @@ import docker
 from docker.errors import APIError, ImageNotFound
 
 from lab.engine import ensure_debian_packages, log
-from lab.spec import DEBIAN_SUITES, DEFAULT_DEBIAN, LabError
+from lab.spec import DEBIAN_SUITES, DEFAULT_DEBIAN, VM_DEBIAN, LabError
 
 IMAGE_REPOSITORY = "swarmforge/lab-node"
-SUITE = DEBIAN_SUITES[DEFAULT_DEBIAN]  # what the application images and the VM image are built from
+SUITE = DEBIAN_SUITES[VM_DEBIAN]  # what the application images and the VM image are built from
 MIRROR = os.environ.get("SWARMFORGE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "iproute2", "iputils-ping",
@@ -44,7 +44,7 @@ def recipe_tag(release: str = DEFAULT_DEBIAN) -> str:
                  CUSTOMIZE_SCRIPT.read_text(encoding="utf-8"), " ".join(IMAGE_CHANGES)):
         digest.update(part.encode())
         digest.update(b"\0")
-    return digest.hexdigest()[:12] if release == DEFAULT_DEBIAN else f"debian{release}-{digest.hexdigest()[:12]}"
+    return digest.hexdigest()[:12] if release == "12" else f"debian{release}-{digest.hexdigest()[:12]}"
 
 
 def image_name(release: str = DEFAULT_DEBIAN) -> str:

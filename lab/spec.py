@@ -32,7 +32,10 @@ MAX_VM_NODES = 16
 STORAGE_GROUPS = ("nfs_servers", "registries")
 # Debian releases a lab node can run (the release number and its suite).
 DEBIAN_SUITES = {"12": "bookworm", "13": "trixie"}
-DEFAULT_DEBIAN = "12"
+# Debian 13 (trixie, the current stable) by default. The VM backend's image, and the application images the lab
+# builds from Debian packages, stay on Debian 12.
+DEFAULT_DEBIAN = "13"
+VM_DEBIAN = "12"
 # Where the nodes' engine comes from: Debian's docker.io, or docker-ce from the lab's repository with the layout and
 # signing of Docker's (lab/dockerrepo.py: Debian's packages under Docker's names).
 ENGINE_SOURCES = ("distro", "docker-ce")
@@ -99,8 +102,8 @@ class LabSpec:
         for option, release in (("--debian", self.debian), ("--manager-debian", self.manager_debian or self.debian)):
             if release not in DEBIAN_SUITES:
                 raise LabError(f"{option} {release}: the lab builds Debian {' and '.join(DEBIAN_SUITES)} nodes")
-        if self.backend == "vm" and (self.debian != DEFAULT_DEBIAN or self.manager_debian not in ("", DEFAULT_DEBIAN)):
-            raise LabError(f"--debian {self.debian}: the vm backend runs Debian {DEFAULT_DEBIAN} only; use the "
+        if self.backend == "vm" and (self.debian != VM_DEBIAN or self.manager_debian not in ("", VM_DEBIAN)):
+            raise LabError(f"--debian {self.debian}: the vm backend runs Debian {VM_DEBIAN} only; use the "
                            "containers backend for other releases")
         if self.engine_source not in ENGINE_SOURCES:
             raise LabError(f"--engine-source {self.engine_source}: choose one of {', '.join(ENGINE_SOURCES)}")

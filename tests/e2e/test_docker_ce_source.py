@@ -8,6 +8,13 @@ import json
 
 from helpers import lab_playbook, recap
 from lab import dockerrepo
+from lab.spec import DEBIAN_SUITES
+
+
+def release(cluster) -> str:
+    """The Debian release of the lab's nodes (one for the whole test lab)."""
+    (only,) = {node.debian for node in cluster.spec.nodes}
+    return only
 
 
 def packages(host) -> dict[str, str]:
@@ -16,7 +23,8 @@ def packages(host) -> dict[str, str]:
 
 
 def test_every_node_runs_docker_ce_from_the_signed_repository_held(cluster) -> None:
-    first, second = dockerrepo.versions(cluster.spec, "12")
+    first, second = dockerrepo.versions(release(cluster))
+    suite = DEBIAN_SUITES[release(cluster)]
     base = dockerrepo.base_url(cluster.spec)
     for node in ("manager1", "worker1"):
         host = cluster.host(node)
@@ -26,18 +34,18 @@ def test_every_node_runs_docker_ce_from_the_signed_repository_held(cluster) -> N
         assert host.package("docker.io").is_installed is False
         assert set(host.check_output("apt-mark showhold").split()) >= {"docker-ce", "docker-ce-cli"}
         sources = host.file("/etc/apt/sources.list.d/docker.sources").content_string
-        assert f"URIs: {base}/debian" in sources and "Suites: bookworm" in sources and "Components: stable" in sources
+        assert f"URIs: {base}/debian" in sources and f"Suites: {suite}" in sources and "Components: stable" in sources
         assert "Signed-By: /etc/apt/keyrings/docker.asc" in sources
         policy = host.check_output("apt-cache policy docker-ce")
-        assert f"{base}/debian bookworm/stable amd64 Packages" in policy
+        assert f"{base}/debian {suite}/stable amd64 Packages" in policy
         assert second not in policy, "the second version is not published before the lifecycle's upgrade"
         # apt verified the index with that key: a tampered signature would leave no list of the repository at all.
-        assert host.run("ls /var/lib/apt/lists/ | grep -q '_docker-ce_linux_debian_dists_bookworm_InRelease$'").rc == 0
+        assert host.run(f"ls /var/lib/apt/lists/ | grep -q '_docker-ce_linux_debian_dists_{suite}_InRelease$'").rc == 0
         assert cluster.docker_json(node, "docker info --format '{{json .Swarm.LocalNodeState}}'") == "active"
 
 
 def test_a_pin_of_the_running_version_changes_nothing_and_another_is_refused(cluster) -> None:
-    first, second = dockerrepo.versions(cluster.spec, "12")
+    first, second = dockerrepo.versions(release(cluster))
     worker = cluster.host("worker1")
     started = worker.check_output("systemctl show docker --property=ExecMainStartTimestamp --value")
     pinned = lab_playbook(cluster.name, "site.yml", "--tags", "docker_engine", "-e",

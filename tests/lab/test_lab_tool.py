@@ -20,7 +20,7 @@ from lab.appimages import HAPROXY, ensure_debian_image, listed_paths, needed_mem
 from lab.containers import LABEL
 from lab.image import ensure_image, image_name, recipe_tag
 from lab.inventory import render
-from lab.spec import LAB_USER, LabError, LabSpec
+from lab.spec import DEBIAN_SUITES, LAB_USER, LabError, LabSpec
 
 PROBE_LAB = "sfprobe"
 PROBE_SUBNET = "172.28.91.0/24"
@@ -120,7 +120,7 @@ def test_a_lab_of_two_releases_gives_the_managers_theirs() -> None:
                    manager_debian="12")
     assert {node.name: node.debian for node in spec.nodes} == {"manager1": "12", "worker1": "13", "worker2": "13"}
     assert LabSpec(**spec.to_dict()).nodes == spec.nodes, "the saved state brings the same lab back"
-    assert {node.debian for node in LabSpec(name="sfplain").nodes} == {"12"}
+    assert {node.debian for node in LabSpec(name="sfplain").nodes} == {"13"}, "Debian 13, the current stable"
 
 
 def test_vm_inventory_reaches_sshd_on_loopback_and_keeps_the_lab_addresses() -> None:
@@ -191,6 +191,8 @@ def test_the_docker_ce_repository_is_signed_and_laid_out_as_dockers(test_lab: st
     the first packaged version published until `docker-ce-release`."""
     spec = LabSpec(**lab_state(test_lab))
     assert spec.engine_source == "docker-ce"
+    (release,) = {node.debian for node in spec.nodes}
+    suite = DEBIAN_SUITES[release]
     base = dockerrepo.base_url(spec) + "/debian"
     with urllib.request.urlopen(f"{base}/gpg", timeout=10) as response:
         key = response.read()
@@ -198,23 +200,23 @@ def test_the_docker_ce_repository_is_signed_and_laid_out_as_dockers(test_lab: st
     keyring = tmp_path / "docker.gpg"
     subprocess.run(["gpg", "--batch", "--homedir", str(tmp_path), "--no-default-keyring", "--keyring", str(keyring),
                     "--import"], input=key, check=True, capture_output=True)
-    dist = f"{base}/dists/bookworm"
+    dist = f"{base}/dists/{suite}"
     with urllib.request.urlopen(f"{dist}/InRelease", timeout=10) as response:
         signed = response.read()
     verified = subprocess.run(["gpgv", "--keyring", str(keyring), "--output", "-"], input=signed, capture_output=True,
                               check=False)
     assert verified.returncode == 0, verified.stderr
-    assert b"Origin: Docker\nLabel: Docker CE\nSuite: bookworm" in verified.stdout
+    assert f"Origin: Docker\nLabel: Docker CE\nSuite: {suite}".encode() in verified.stdout
     tampered = subprocess.run(["gpgv", "--keyring", str(keyring)], input=signed.replace(b"Docker CE", b"Docker XX"),
                               capture_output=True, check=False)
     assert tampered.returncode != 0, "a changed index must not verify"
     with urllib.request.urlopen(f"{dist}/stable/binary-amd64/Packages", timeout=10) as response:
         index = response.read().decode()
     listed = re.findall(r"(?m)^Package: (\S+)\nVersion: (\S+)", index)
-    first = dockerrepo.versions(spec, "12")[0]
+    first = dockerrepo.versions(release)[0]
     assert sorted(listed) == [("containerd.io", listed[0][1]), ("docker-ce", first), ("docker-ce-cli", first)]
-    assert first.startswith("5:20.10.") and first.endswith("-1~debian.12~bookworm")
-    assert "Filename: dists/bookworm/pool/stable/amd64/docker-ce_" in index
+    assert first.startswith("5:") and first.endswith(f"-1~debian.{release}~{suite}")
+    assert f"Filename: dists/{suite}/pool/stable/amd64/docker-ce_" in index
     # What is not the repository's is not served; a path cannot leave it.
     for path in ("/docker-ce/linux/debian/dists/bookworm/Release.none", "/../state.json"):
         with pytest.raises(urllib.error.HTTPError, match="404"):

@@ -271,7 +271,8 @@ def engine_packages(cluster) -> dict[str, str]:
 
 def test_7_rolling_engine_upgrade(cluster) -> None:
     before = {name: n["EngineVersion"] for name, n in nodes(cluster).items()}
-    first, second = dockerrepo.versions(cluster.spec, "12")
+    (debian,) = {node.debian for node in cluster.spec.nodes}
+    first, second = dockerrepo.versions(debian)
     assert set(engine_packages(cluster).values()) == {first}
     # A version the package source does not have: refused before any node is drained.
     missing = lab_playbook(cluster.name, "upgrade.yml", "-e", "docker_engine_upgrade_version=99.0-missing",
