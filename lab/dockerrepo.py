@@ -255,6 +255,14 @@ def publish(spec: LabSpec, count: int) -> None:
     """Publish docker-ce's first COUNT versions (and containerd.io) for each Debian release the lab's nodes run."""
     if not 1 <= count <= RELEASES:
         raise LabError(f"the lab's docker-ce repository has {RELEASES} versions; {count} cannot be published")
+    try:
+        _publish(spec, count)
+    finally:  # gpg starts an agent for the lab's key: none outlives the signing
+        subprocess.run(["gpgconf", "--homedir", str(spec.state_dir / "docker-ce-gnupg"), "--kill", "gpg-agent"],
+                       capture_output=True, check=False)
+
+
+def _publish(spec: LabSpec, count: int) -> None:
     uid = _signing_key(spec)
     debian = repo_root(spec) / URL_PATH.lstrip("/") / "debian"
     debian.mkdir(parents=True, exist_ok=True)

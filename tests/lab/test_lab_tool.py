@@ -198,8 +198,9 @@ def test_the_docker_ce_repository_is_signed_and_laid_out_as_dockers(test_lab: st
         key = response.read()
     assert key.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")
     keyring = tmp_path / "docker.gpg"
-    subprocess.run(["gpg", "--batch", "--homedir", str(tmp_path), "--no-default-keyring", "--keyring", str(keyring),
-                    "--import"], input=key, check=True, capture_output=True)
+    # As apt reads an armored key: its binary form (no key database, no gpg-agent).
+    keyring.write_bytes(subprocess.run(["gpg", "--batch", "--dearmor"], input=key, check=True,
+                                       capture_output=True).stdout)
     dist = f"{base}/dists/{suite}"
     with urllib.request.urlopen(f"{dist}/InRelease", timeout=10) as response:
         signed = response.read()
