@@ -37,7 +37,7 @@ BACKENDS: dict[str, type] = {"containers": ContainerBackend, "vm": VmBackend}
 # NFS and the registry.
 BACKEND_DEFAULTS: dict[str, dict] = {
     "containers": {},
-    "vm": {"managers": 3, "workers": 0, "storage": 0, "storage_on_manager": True, "debian": VM_DEBIAN},
+    "vm": {"managers": 3, "workers": 0, "storage": 0, "storage_on_manager": True},
 }
 OPTIONS = ("managers", "workers", "storage", "subnet", "backend", "memory", "storage_on_manager", "debian",
            "manager_debian", "engine_source")

@@ -76,12 +76,14 @@ class LabSpec:
     storage_on_manager: bool = False
     # The Debian release of the nodes; manager_debian, when set, that of the managers (a cluster of two releases, as
     # one is while its hosts move to the next).
-    debian: str = DEFAULT_DEBIAN
+    debian: str = ""  # empty: the backend's own (DEFAULT_DEBIAN for containers, VM_DEBIAN for VMs)
     manager_debian: str = ""
     engine_source: str = "distro"
     nodes: tuple[Node, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        if not self.debian:
+            object.__setattr__(self, "debian", VM_DEBIAN if self.backend == "vm" else DEFAULT_DEBIAN)
         self._validate()
         object.__setattr__(self, "nodes", tuple(self._make_nodes()))
 
