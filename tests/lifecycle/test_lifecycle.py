@@ -220,13 +220,37 @@ BREAK_ONCE = ("DPkg::Post-Invoke {\"if [ ! -e /var/tmp/swarmforge-broke ]; then 
               "chmod -x /usr/sbin/dockerd; fi\";};")
 
 
-class UpgradeWatch(threading.Thread):
-    """While a run goes on, every two seconds: does some manager answer `docker node ls` (it needs a leader: quorum
-    held), and does the web stack answer where its load balancer runs (found through any manager that answers)."""
+class Watch(threading.Thread):
+    """Looks at the cluster every two seconds while a run goes on (`with Watch(cluster) as watch: ...`)."""
 
     def __init__(self, cluster):
         super().__init__(daemon=True)
-        self.cluster, self.done, self.rounds = cluster, threading.Event(), []
+        self.cluster, self.done = cluster, threading.Event()
+
+    def look(self) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.look()
+            self.done.wait(2)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.join()
+
+
+class UpgradeWatch(Watch):
+    """Does some manager answer `docker node ls` (it needs a leader: quorum held), and does the web stack answer where
+    its load balancer runs (found through any manager that answers)."""
+
+    def __init__(self, cluster):
+        super().__init__(cluster)
+        self.rounds: list[tuple[float, bool, bool]] = []
 
     def _lb_address(self) -> str | None:
         for name in ("manager1", "manager2", "manager3"):
@@ -238,30 +262,20 @@ class UpgradeWatch(threading.Thread):
                 return next((n.address for n in self.cluster.spec.nodes if n.name == node), "")
         return None
 
-    def run(self) -> None:
-        while not self.done.is_set():
-            address, answered = self._lb_address(), False
-            if address:
-                try:
-                    with urllib.request.urlopen(f"http://{address}:8080/", timeout=5) as response:
-                        answered = response.read().decode().startswith("swarmforge web")
-                except OSError:
-                    pass
-            self.rounds.append((time.monotonic(), address is not None, answered))
-            self.done.wait(2)
+    def look(self) -> None:
+        address, answered = self._lb_address(), False
+        if address:
+            try:
+                with urllib.request.urlopen(f"http://{address}:8080/", timeout=5) as response:
+                    answered = response.read().decode().startswith("swarmforge web")
+            except OSError:
+                pass
+        self.rounds.append((time.monotonic(), address is not None, answered))
 
     def longest_silence(self) -> float:
         """Seconds between two rounds in which the web stack answered (the whole watch when it never did)."""
         times = [self.rounds[0][0]] + [at for at, _, answered in self.rounds if answered] + [self.rounds[-1][0]]
         return max(later - earlier for earlier, later in zip(times, times[1:]))
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.done.set()
-        self.join()
 
 
 def engine_packages(cluster) -> dict[str, str]:
@@ -401,28 +415,19 @@ def daemon_options_file(cluster, folder, name: str, expression: str):
     return path
 
 
-class QuorumWatch(threading.Thread):
-    """Asks manager1 for the node list every two seconds while a run goes on; any refusal means no leader answered."""
+class QuorumWatch(Watch):
+    """Asks manager1 for the node list; any refusal means no leader answered."""
 
     def __init__(self, cluster):
-        super().__init__(daemon=True)
-        self.cluster, self.done, self.refusals, self.asked = cluster, threading.Event(), [], 0
+        super().__init__(cluster)
+        self.refusals: list[str] = []
+        self.asked = 0
 
-    def run(self) -> None:
-        while not self.done.is_set():
-            answer = self.cluster.host("manager1").run("docker node ls -q")
-            self.asked += 1
-            if answer.rc != 0:
-                self.refusals.append(answer.stderr.strip())
-            self.done.wait(2)
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.done.set()
-        self.join()
+    def look(self) -> None:
+        answer = self.cluster.host("manager1").run("docker node ls -q")
+        self.asked += 1
+        if answer.rc != 0:
+            self.refusals.append(answer.stderr.strip())
 
 
 def test_8c_an_option_the_engine_refuses_reaches_the_canary_only(cluster, tmp_path_factory) -> None:
