@@ -95,9 +95,9 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for a joined or unlocked node to become active, and for a node found C(pending) (its engine
-        just started, its managers not yet reached or without a leader) to settle before anything is decided; a
-        manager found active while its managers have not yet elected a leader (all restarted together) waits for the
-        election too (not with O(force_new_cluster)).
+        just started, its managers not yet reached or without a leader) to settle before anything is decided; with
+        C(state=initialized), a manager found active while its managers have not yet elected a leader (all restarted
+        together) waits for the election too (not with O(force_new_cluster)).
     type: int
     default: 120
 attributes:
@@ -224,9 +224,11 @@ class Membership:
             self.client.module.warn(f"this node is still pending after {self.params['wait_timeout']}s: it does not "
                                     "reach a manager with a leader (managers down, or quorum lost: recover.yml)")
         # A manager whose engine restarted together with the other managers' is active before they elected a leader:
-        # its cluster does not answer yet. Wait for the election (not when asked to start a new cluster from it).
-        if (node["state"] == "active" and node["role"] == "manager" and not self.params["force_new_cluster"]
-                and not self.client.cluster_answers()):
+        # its cluster does not answer yet. The bootstrap manager waits for the election before it reads or keeps the
+        # cluster's settings (not when asked to start a new cluster from it; a stale manager that is to leave or
+        # join again does not wait: recover.yml makes those).
+        if (self.params["state"] == "initialized" and node["state"] == "active" and node["role"] == "manager"
+                and not self.params["force_new_cluster"] and not self.client.cluster_answers()):
             if not wait_until(self.client.cluster_answers, self.params["wait_timeout"]):
                 self.client.module.warn(f"no leader answered within {self.params['wait_timeout']}s: the managers "
                                         "are down or lost quorum (recover.yml)")
