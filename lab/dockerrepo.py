@@ -102,10 +102,11 @@ def _debian_packages(suite: str) -> dict[str, dict[str, str]]:
     return found
 
 
-def _control(path: Path) -> dict[str, str]:
+def _control(text: str) -> dict[str, str]:
+    """A control stanza's fields (continuation lines kept with their field)."""
     fields: dict[str, str] = {}
     key = ""
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         if line[:1] in (" ", "\t") and key:
             fields[key] += "\n" + line
         elif ":" in line:
@@ -159,7 +160,8 @@ def build_packages(release: str) -> Path:
             deb = _fetch(fields["url"], work / f"{name}.deb", fields.get("SHA256"))
             trees[name] = work / name
             subprocess.run(["dpkg-deb", "-R", str(deb), str(trees[name])], check=True)
-        controls = {name: _control(tree / "DEBIAN" / "control") for name, tree in trees.items()}
+        controls = {name: _control((tree / "DEBIAN" / "control").read_text(encoding="utf-8"))
+                    for name, tree in trees.items()}
         folder.mkdir(parents=True, exist_ok=True)
         # containerd.io: containerd and runc in one package, as Docker's.
         containerd, runc = trees["containerd"], trees["runc"]
@@ -277,7 +279,7 @@ def _publish(spec: LabSpec, count: int) -> None:
         stanzas = []
         for deb in sorted(built.glob("*.deb")):
             fields = subprocess.run(["dpkg-deb", "-f", str(deb)], capture_output=True, text=True, check=True).stdout
-            control = _control_text(fields)
+            control = _control(fields)
             if control["Package"] != "containerd.io" and control["Version"] not in wanted:
                 continue
             target = pool / deb.name
@@ -308,10 +310,6 @@ def _publish(spec: LabSpec, count: int) -> None:
         (dist / "Release.gpg").write_bytes(_gpg(spec, "--local-user", uid, "--armor", "--detach-sign",
                                                 "--digest-algo", "SHA512", stdin=release_text))
     (repo_root(spec) / "released").write_text(f"{count}\n", encoding="utf-8")
-
-
-def _control_text(text: str) -> dict[str, str]:
-    return dict(re.findall(r"(?m)^(Package|Version): (\S+)$", text))
 
 
 def ensure_repo(spec: LabSpec) -> None:
