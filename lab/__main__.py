@@ -8,6 +8,7 @@
   python -m lab down                                         remove exactly what `up` made
   python -m lab image                                        build (or find cached) the node image
   python -m lab engine                                       make sure a Docker engine answers
+  python -m lab engine --debian 13 [--remove]                another release's engine in a container (module tests)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from lab.dockerrepo import ensure_repo, release_next
 from lab.engine import ensure_engine, log
 from lab.image import ensure_image
 from lab.inventory import wait_for_ssh, write
+from lab.otherengine import docker_host, ensure_other_engine, remove_other_engine
 from lab.pki import ensure_pki
 from lab.secrets import ensure_secrets, secrets_file
 from lab.spec import (CACHE_ROOT, DEBIAN_SUITES, DEFAULT_DEBIAN, DEFAULT_NAME, DEFAULT_SUBNET, ENGINE_SOURCES, REPO_ROOT,
@@ -128,9 +130,17 @@ def cmd_image(_: argparse.Namespace) -> None:
     print(ensure_image(ensure_engine(), DEFAULT_DEBIAN))
 
 
-def cmd_engine(_: argparse.Namespace) -> None:
-    version = ensure_engine().version()
+def cmd_engine(args: argparse.Namespace) -> None:
+    if args.debian and args.remove:
+        for item in remove_other_engine(args.debian):
+            log(f"removed {item}")
+        return
+    if args.remove:
+        raise LabError("--remove removes another release's engine: give its --debian release")
+    version = (ensure_other_engine(args.debian) if args.debian else ensure_engine()).version()
     print(f"docker engine {version.get('Version')} (API {version.get('ApiVersion')})")
+    if args.debian:
+        print(f"DOCKER_HOST={docker_host(args.debian)}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -156,10 +166,15 @@ def parser() -> argparse.ArgumentParser:
                          "signed repository (Debian's packages repacked)")
     up.set_defaults(func=cmd_up)
     for name, func, text in (("down", cmd_down, "remove exactly what up made"), ("status", cmd_status, "list nodes"),
-                             ("image", cmd_image, "build the node image"), ("engine", cmd_engine, "ensure dockerd"),
+                             ("image", cmd_image, "build the node image"),
                              ("docker-ce-release", cmd_docker_ce_release,
                               "publish the next docker-ce version in the lab's repository")):
         commands.add_parser(name, help=text).set_defaults(func=func)
+    engine = commands.add_parser("engine", help="ensure dockerd; with --debian, that release's engine in a container")
+    engine.add_argument("--debian", choices=sorted(DEBIAN_SUITES),
+                        help="run that Debian release's docker.io in a container and print its DOCKER_HOST")
+    engine.add_argument("--remove", action="store_true", help="remove that container and its data")
+    engine.set_defaults(func=cmd_engine)
     return root
 
 

@@ -1,16 +1,17 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
-Stages run in order: integration -> lint -> unit -> preflight -> lab (brings up the shared container lab) ->
-integration-services -> molecule -> clusters -> e2e -> lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the
-routing mesh, VIPs and NFS volumes). Each stage is one pytest run whose JUnit report feeds the totals, except
-lifecycle, which runs in e2e's session when both run (one converge of the lab and one no-op rerun serve both; each
-still counts its own tests and time). The integration stage mostly waits on its engine's swarm (a quarter of two
-cores, measured): it runs in the background beside lint, unit, preflight and the container lab's start, which touch
-neither that engine's swarm nor its subnets, and is joined before the e2e stage; its output is printed when it ends.
-Its tests that deploy services (integration-services; `make integration` runs both), then the Molecule scenarios
-(molecule: the roles'; clusters: the cluster topologies', each on lab nodes of its own) run one after another in a
-background lane beside e2e and lifecycle, which wait on their swarm about half the time; the lane is joined before
-the VM lane. A lab is removed when the next stage needs the other one (the VMs need every core) and at the end,
+Stages run in order: integration and integration-debian13 -> lint -> unit -> preflight -> lab (brings up the
+shared container lab) -> integration-services -> molecule -> clusters -> integration-debian13-services -> e2e ->
+lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is
+one pytest run whose JUnit report feeds the totals, except lifecycle, which runs in e2e's session when both run (one
+converge of the lab and one no-op rerun serve both; each still counts its own tests and time). The integration
+stages mostly wait on their engine's swarm (a quarter of two cores, measured): this machine's engine's and Debian 13's
+docker.io's in a container (integration-debian13) run in the background beside lint, unit, preflight and the
+container lab's start, which touch neither engine's swarm nor its subnets, and are joined before the e2e stage; their
+output is printed when they end. Their tests that deploy services (integration-services and
+integration-debian13-services; `make integration` runs all four), and the Molecule scenarios (molecule: the roles';
+clusters: the cluster topologies', each on lab nodes of its own) run one after another in a background lane beside
+e2e and lifecycle, which wait on their swarm about half the time; the lane is joined before the VM lane. A lab is removed when the next stage needs the other one (the VMs need every core) and at the end,
 unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run only those (e.g. `python tests/run_suite.py unit
 integration`); a stage whose partner is not selected runs in the foreground.
 """
@@ -49,6 +50,7 @@ class Stage:
     after: str | None = None
     part_of: str | None = None  # selecting that name (e.g. `make integration`) selects this stage too
     options: list[str] = field(default_factory=list)  # more pytest arguments
+    env: dict[str, str] = field(default_factory=dict)  # more environment for its pytest
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -57,6 +59,8 @@ class Stage:
     skip_reasons: list[str] = field(default_factory=list)
 
 
+# The integration tests' other engine (tests/integration/conftest.py).
+DEBIAN13_ENGINE = {"SWARMFORGE_TEST_ENGINE": "debian13"}
 # The integration tests that deploy services and wait on them: the background lane's first stage.
 INTEGRATION_SERVICES = ["tests/integration/test_swarm_stack.py", "tests/integration/test_swarm_secret_config.py"]
 
@@ -67,6 +71,10 @@ STAGES = [
     # that e2e starts as soon as the lab is.
     Stage("integration", ["tests/integration"], joined_before="e2e",
           options=[f"--ignore={path}" for path in INTEGRATION_SERVICES]),
+    # The same tests against Debian 13's docker.io (Docker 26.1, API 1.45) in a container (lab/otherengine.py): the
+    # other end of the engines the modules support. Its own engine, so it runs beside the host engine's stage.
+    Stage("integration-debian13", ["tests/integration"], joined_before="e2e", part_of="integration",
+          options=[f"--ignore={path}" for path in INTEGRATION_SERVICES], env=DEBIAN13_ENGINE),
     Stage("lint", ["tests/lint"]),
     Stage("unit", ["tests/unit"]),
     # The preflight rules on fixture inventories (local connection).
@@ -78,11 +86,16 @@ STAGES = [
     # check runs, which need the cores. Then the Molecule scenarios (each brings up and removes lab nodes of its own),
     # the roles' and then the cluster topologies', beside the lifecycle, which waits on its swarm about half the time.
     # Measured 2026-12-02 with the scenarios first: e2e's CPU-bound parts ran 2.5 times slower.
-    Stage("integration-services", INTEGRATION_SERVICES, joined_before="vm", part_of="integration"),
+    Stage("integration-services", INTEGRATION_SERVICES, joined_before="vm", after="integration",
+          part_of="integration"),
     Stage("molecule", ["tests/molecule/test_molecule.py::test_scenario"], joined_before="vm",
           after="integration-services"),
     Stage("clusters", ["tests/molecule/test_molecule.py::test_cluster_scenario"], joined_before="vm",
           after="molecule"),
+    # Last in the lane: it mostly waits on its engine's rolling updates, and the lane ended about seven minutes
+    # before the lifecycle did (measured 2026-12-03 08:32).
+    Stage("integration-debian13-services", INTEGRATION_SERVICES, joined_before="vm", after="clusters",
+          part_of="integration", env=DEBIAN13_ENGINE),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).
@@ -136,8 +149,8 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
     log = REPORTS / f"{stage.name}.log" if background else None
     sink = log.open("w", encoding="utf-8") if log else None
     process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
-                                f"--junitxml={report}", *stage.options, *paths], cwd=REPO, env=ansible_env(), stdout=sink,
-                               stderr=subprocess.STDOUT if sink else None)
+                                f"--junitxml={report}", *stage.options, *paths], cwd=REPO,
+                               env=ansible_env(**stage.env), stdout=sink, stderr=subprocess.STDOUT if sink else None)
     if sink:
         sink.close()
     return process, time.monotonic(), log
@@ -254,8 +267,8 @@ def main(selected: list[str]) -> int:
                     prepared = lab_cli(LABS["containers"][0], "image", timeout=None, capture=False).returncode == 0
                     timings.append(("prepare", time.monotonic() - began))
                 if prepared:
-                    # Its lane: the stage it follows, and the rest of its own stage (they share an engine).
-                    priors = [each for each in background if each.stage.name in (stage.after, stage.part_of)]
+                    # Its lane: the stage it follows (the rest of its own stage, when they share an engine).
+                    priors = [each for each in background if each.stage.name == stage.after]
                     background.append(BackgroundStage(stage, priors))
                     continue
             if stage.lab and stage.lab != current:

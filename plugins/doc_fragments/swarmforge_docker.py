@@ -11,6 +11,8 @@ options:
   docker_host:
     description:
       - The Docker daemon to talk to. The default is the node's own socket, which is how swarmforge runs.
+      - When not given, the C(DOCKER_HOST) environment variable of the module's process is used if set (as the
+        docker CLI does).
       - A C(tcp://) address is refused unless TLS is set up (I(tls) or I(ca_path) with I(client_cert)/I(client_key)).
     type: str
     default: unix:///var/run/docker.sock

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 try:
     import docker
@@ -42,7 +42,8 @@ API_VERSION = "1.41"  # Docker 20.10, the oldest engine swarmforge supports; new
 SDK_HINT = "docker (the Docker SDK for Python: python3-docker on Debian/Ubuntu, or pip install docker)"
 
 COMMON_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock", "aliases": ["docker_url"]},
+    "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock", "aliases": ["docker_url"],
+                    "fallback": (env_fallback, ["DOCKER_HOST"])},
     "timeout": {"type": "int", "default": 60},
     "tls": {"type": "bool", "default": False},
     "validate_certs": {"type": "bool", "default": True, "aliases": ["tls_verify"]},

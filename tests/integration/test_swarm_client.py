@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from helpers import run_module
+from helpers import OTHER_ENGINE, run_module
 
 
 def python_without_sdk() -> str | None:
@@ -60,3 +60,14 @@ def test_info_on_a_manager_lists_nodes_and_gives_tokens_only_when_asked(swarm) -
     tokens = run_module("swarm_info", {"include_tokens": True})
     assert tokens["join_tokens"]["worker"] == swarm.swarm.attrs["JoinTokens"]["Worker"]
     assert tokens["join_tokens"]["manager"].startswith("SWMTKN-1-")
+
+
+def test_the_modules_talk_to_the_engine_under_test(swarm) -> None:
+    """The engine the modules answer from is the one these tests were given (this machine's, or another release's
+    through DOCKER_HOST): its node's engine version is the version that engine reports."""
+    result = run_module("swarm_info", {})
+    version = swarm.version()["Version"]
+    assert [node["engine_version"] for node in result["nodes"]] == [version]
+    if OTHER_ENGINE:
+        release = OTHER_ENGINE.removeprefix("debian")
+        assert swarm.info()["OperatingSystem"].startswith(f"Debian GNU/Linux {release}"), swarm.info()["OperatingSystem"]
