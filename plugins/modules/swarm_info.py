@@ -81,6 +81,9 @@ cluster:
     id: {description: ClusterID., type: str}
     created_at: {description: Creation time., type: str}
     autolock: {description: Whether managers are autolocked., type: bool}
+    root_rotation_in_progress:
+      description: A root CA rotation is under way; the join tokens change (they carry the root's digest) when it ends.
+      type: bool
     task_history_limit: {description: Task history retention., type: int}
     node_cert_expiry: {description: Node certificate lifetime in nanoseconds., type: int}
     data_path_port: {description: VXLAN port., type: int}
@@ -136,6 +139,7 @@ def cluster_facts(swarm: dict) -> dict:
         "id": swarm.get("ID"),
         "created_at": swarm.get("CreatedAt"),
         "autolock": bool(spec.get("EncryptionConfig", {}).get("AutoLockManagers")),
+        "root_rotation_in_progress": bool(swarm.get("RootRotationInProgress")),
         "task_history_limit": spec.get("Orchestration", {}).get("TaskHistoryRetentionLimit"),
         "node_cert_expiry": spec.get("CAConfig", {}).get("NodeCertExpiry"),
         "data_path_port": swarm.get("DataPathPort"),
