@@ -19,11 +19,15 @@ VM_LAB_SUBNET = os.environ.get("SWARMFORGE_VM_LAB_SUBNET", "172.28.92.0/24")
 # How the suite brings each lab up (`python -m lab --name NAME up ...`).
 # The e2e and lifecycle lab installs docker-ce from the lab's own repository (Docker's layout, names and signing;
 # lab/dockerrepo.py): the roles' default source, and packaged versions for upgrade.yml to move between.
-# Its nodes run Debian 12 (docker-ce 20.10): the lifecycle's engine fault tests have not yet run on Docker 26.
-TEST_LAB_UP = ("--subnet", TEST_LAB_SUBNET, "--engine-source", "docker-ce", "--debian", "12")
+# Its nodes run the lab's default release, Debian 13 (docker-ce 26.1); Debian 12 stays in the suite through the
+# cluster scenarios (cluster-3m, cluster-1m2w's manager), host_prep's scenario and the VM lane.
+TEST_LAB_UP = ("--subnet", TEST_LAB_SUBNET, "--engine-source", "docker-ce")
 # One manager (also serving NFS and the registry) and one worker: the tutorials' smallest cluster, on real kernels.
 # Two emulated CPUs on two cores converge far faster than three.
 VM_LAB_UP = ("--backend", "vm", "--subnet", VM_LAB_SUBNET, "--managers", "1", "--workers", "1")
+# The integration tests' engine: empty for this machine's own; debianNN for that Debian release's docker.io in a
+# container (lab/otherengine.py), e.g. debian13 (Docker 26.1) beside a Debian 12 machine's 20.10.
+OTHER_ENGINE = os.environ.get("SWARMFORGE_TEST_ENGINE", "")
 RECAP_LINE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
