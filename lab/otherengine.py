@@ -106,6 +106,11 @@ def ensure_other_engine(release: str = "13", wait_seconds: int = 90) -> docker.D
     if container.status != "running":
         socket_path(release).unlink(missing_ok=True)
         container.start()
+    elif not socket_path(release).exists():
+        # Running, but its socket is gone from this machine's folder (removed underneath it): a restart makes it again.
+        log(f"{name} runs without its socket at {socket_path(release)}: restarting it")
+        socket_path(release).parent.mkdir(parents=True, exist_ok=True)
+        container.restart(timeout=30)
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         client = _answers(release)
@@ -126,6 +131,11 @@ def remove_other_engine(release: str = "13") -> list[str]:
         removed.append(f"container {name}")
     except NotFound:
         pass
+    deadline = time.monotonic() + 60
+    while any(c.name == name for c in host.containers.list(all=True, filters={"name": name})):
+        if time.monotonic() > deadline:
+            raise LabError(f"{name} is still there a minute after its removal; remove it with docker rm -f {name}")
+        time.sleep(1)
     try:
         host.volumes.get(f"{name}-data").remove(force=True)
         removed.append(f"volume {name}-data")
