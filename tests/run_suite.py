@@ -93,10 +93,12 @@ STAGES = [
           after="integration-services"),
     Stage("clusters", ["tests/molecule/test_molecule.py::test_cluster_scenario"], joined_before="vm",
           after="molecule"),
-    # A lane of its own beside that one and beside e2e: it mostly waits on its engine's rolling updates (measured:
-    # 660 s at the end of the lane, 2026-12-03 09:41, which made the lane outlast the lifecycle).
-    Stage("integration-debian13-services", INTEGRATION_SERVICES, joined_before="vm", part_of="integration",
-          env=DEBIAN13_ENGINE),
+    # A lane of its own beside that one and beside e2e, once the rest of its engine's tests ended (they share that
+    # engine: two sessions on it at once saw each other's swarm and one removed it under the other, measured
+    # 2026-12-03 10:33). It mostly waits on its engine's rolling updates (660 s at the end of the first lane,
+    # 2026-12-03 09:41, made that lane outlast the lifecycle).
+    Stage("integration-debian13-services", INTEGRATION_SERVICES, joined_before="vm", after="integration-debian13",
+          part_of="integration", env=DEBIAN13_ENGINE),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).
