@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -77,11 +78,19 @@ def _answers(release: str) -> docker.DockerClient | None:
         return None
 
 
+def _host_engine(release: str) -> docker.DockerClient:
+    """This machine's engine, which runs the container: never the one DOCKER_HOST names when that is the container's
+    own socket (a test session that points its clients at it runs this tool too)."""
+    if os.environ.get("DOCKER_HOST") == docker_host(release):
+        del os.environ["DOCKER_HOST"]
+    return ensure_engine()
+
+
 def ensure_other_engine(release: str = "13", wait_seconds: int = 90) -> docker.DockerClient:
     """The engine of this Debian release, started (and its image built) when needed; returns a client for it."""
     if release not in DEBIAN_SUITES:
         raise LabError(f"Debian {release}: choose one of {', '.join(DEBIAN_SUITES)}")
-    host = ensure_engine()
+    host = _host_engine(release)
     name = container_name(release)
     try:
         container = host.containers.get(name)
@@ -123,7 +132,7 @@ def ensure_other_engine(release: str = "13", wait_seconds: int = 90) -> docker.D
 
 def remove_other_engine(release: str = "13") -> list[str]:
     """Remove the container and its data volume (the image stays cached)."""
-    host = ensure_engine()
+    host = _host_engine(release)
     removed = []
     name = container_name(release)
     try:

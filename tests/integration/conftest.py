@@ -38,7 +38,10 @@ def engine() -> Iterator[docker.DockerClient]:
     yield client
     client.close()
     if OTHER_ENGINE and os.environ.get("SWARMFORGE_KEEP_LAB") != "1":
-        subprocess.run(command + ["--remove"], cwd=REPO, check=True, timeout=300)
+        # The lab tool removes it through this machine's engine: not through the DOCKER_HOST set above, which names
+        # the engine being removed (it would find no such container there and leave it running without its socket).
+        env = {key: value for key, value in os.environ.items() if key != "DOCKER_HOST"}
+        subprocess.run(command + ["--remove"], cwd=REPO, check=True, timeout=300, env=env)
 
 
 @pytest.fixture(scope="session")
