@@ -72,9 +72,13 @@ def _answers(release: str) -> docker.DockerClient | None:
         return None
     try:
         client = docker.DockerClient(base_url=docker_host(release), timeout=120)
+    except DockerException:  # the SDK asks the engine its API version on construction
+        return None
+    try:
         client.ping()
         return client
     except DockerException:
+        client.close()  # polled every second until it answers: no session left open per poll
         return None
 
 
