@@ -49,6 +49,18 @@ def nodes(cluster, via: str = "manager1") -> dict[str, dict]:
     return live | {n["Hostname"]: n for n in listed if n["Hostname"] not in live}
 
 
+def unready(cluster, via: str = "manager1") -> dict[str, dict]:
+    """Every node entry that is not Ready, as `docker node inspect` tells it (an entry that never registered has no
+    hostname: its ID, creation time and role say which join or change left it)."""
+    ids = [n["ID"] for n in cluster.nodes(via) if n["Status"] != "Ready"]
+    if not ids:
+        return {}
+    entries = cluster.docker_json(via, "docker node inspect " + " ".join(ids))
+    return {e["ID"]: {"hostname": e.get("Description", {}).get("Hostname", ""), "state": e["Status"]["State"],
+                      "message": e["Status"].get("Message", ""), "created": e["CreatedAt"], "updated": e["UpdatedAt"],
+                      "role": e["Spec"].get("Role"), "manager": e.get("ManagerStatus")} for e in entries}
+
+
 def managers(cluster, via: str = "manager1") -> dict[str, str]:
     return {name: n["ManagerStatus"] for name, n in nodes(cluster, via).items() if n["ManagerStatus"]}
 
@@ -107,6 +119,7 @@ def test_3_grow_to_three_managers_and_a_worker_with_scale(cluster) -> None:
     assert joined, "the managers joined through the one-at-a-time task"
     listed = nodes(cluster)
     assert listed["worker3"]["Status"] == "Ready" and listed["worker3"]["ManagerStatus"] == ""
+    assert unready(cluster) == {}, "every entry is a node that joined and is Ready"
     assert sorted(managers(cluster).values()) == ["Leader", "Reachable", "Reachable"]
     # The members the run left out admitted the new hosts: worker3 reaches manager1's cluster port.
     manager1 = next(n.address for n in cluster.spec.nodes if n.name == "manager1")
@@ -149,8 +162,10 @@ def move_to_group(cluster, hosts: list[str], group: str) -> None:
 
 
 def test_5_promote_two_workers_by_moving_groups_then_back(cluster) -> None:
+    assert unready(cluster) == {}, "before the promotions"
     move_to_group(cluster, ["worker1", "worker2"], "swarm_managers")  # five managers, one worker
     run_ok(cluster, "site.yml")
+    assert unready(cluster) == {}, "after the promotions"
     roles = managers(cluster)
     assert sorted(roles) == ["manager1", "manager2", "manager3", "worker1", "worker2"]
     assert sorted(roles.values()) == ["Leader", "Reachable", "Reachable", "Reachable", "Reachable"]
@@ -163,8 +178,7 @@ def test_5_promote_two_workers_by_moving_groups_then_back(cluster) -> None:
     assert sorted(managers(cluster)) == ["manager1", "manager2", "manager3"]
     # The demotion waited until each demoted node was Ready again as a worker (its agent registered with another
     # manager), before the next one and before the run went on.
-    listed = nodes(cluster)
-    assert all(n["Status"] == "Ready" for n in listed.values()), {name: n["Status"] for name, n in listed.items()}
+    assert unready(cluster) == {}
     cluster.wait(lambda: web_answers(cluster) == {"swarmforge web v1"}, "the application answers", timeout=120)
 
 
