@@ -53,7 +53,7 @@ INVENTORY ?= inventories/lab
 PLAYBOOK ?= site.yml
 VAULT ?= $(if $(filter inventories/lab,$(INVENTORY)),.lab/swarmforge/vault-password)
 plan: deps
-	ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,plan ansible-playbook $(PLAYBOOK) -i $(INVENTORY) \
+	ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,swarmforge.swarm.plan ansible-playbook $(PLAYBOOK) -i $(INVENTORY) \
 		--check --diff $(if $(VAULT),--vault-password-file $(VAULT)) $(PLAN_ARGS)
 
 lab-down: deps

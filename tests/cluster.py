@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from helpers import REPO, lab_env, lab_inventory, lab_state, run_module
+from helpers import REPO, Outside, lab_env, lab_inventory, lab_state, run_module
 from lab.spec import LAB_USER, LabSpec
 
 
@@ -26,6 +26,8 @@ class Cluster:
     # The output of a rerun of site.yml that changed nothing, once a test made one (test_site.py): the lifecycle's
     # first step reads it instead of running its own when both run in one session.
     noop_rerun: str | None = None
+    # Where the converge ran from when it was the installed collection's (helpers.Outside): a user's directory.
+    outside: Outside | None = None
 
     def host(self, node: str):
         address, port = self.spec.ssh_endpoint(next(n for n in self.spec.nodes if n.name == node))

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cluster import Cluster, converge  # noqa: E402
-from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, lab_cli, lab_playbook, lab_state  # noqa: E402
+from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, Outside, lab_cli, lab_state  # noqa: E402
 from lab.appimages import ensure_busybox_image, load_into_nodes  # noqa: E402
 from lab.containers import container_name  # noqa: E402
 
@@ -44,8 +44,12 @@ def vm_lab() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def cluster(test_lab: str) -> Cluster:
     """The container lab converged by site.yml, once per session: the end-to-end tests read it, then the lifecycle
-    changes it step by step (the suite runs both in one session, so that one converge serves both)."""
-    converged = converge(test_lab, lambda: lab_playbook(test_lab, "site.yml"))
+    changes it step by step (the suite runs both in one session, so that one converge serves both). The converge is
+    an operator's: the built collection installed, `ansible-playbook swarmforge.swarm.site` from a directory holding
+    only a copy of the lab's inventory; the tests after it run the repository's own playbooks (the root shims)."""
+    outside = Outside(test_lab)
+    converged = converge(test_lab, lambda: outside.playbook("swarmforge.swarm.site"))
+    converged.outside = outside
     client = docker.from_env()
     load_into_nodes(client, converged.spec, ensure_busybox_image(client), container_name)
     return converged

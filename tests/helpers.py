@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,7 +100,8 @@ def run_module(module: str, args: dict, *, check: bool = False, diff: bool = Tru
     """Run one module ad hoc and return its result (the json callback keeps diff and messages). One task: Ansible's
     plain linear strategy, since Mitogen's start-up (an interpreter brought up for the run) costs more than it saves
     there (measured: 2.0-2.6 s against 3.5-4.3 s for an ad hoc ping of localhost)."""
-    command = [str(VENV_BIN / "ansible"), host, "-m", module] + (["-a", json.dumps(args)] if args else [])
+    name = module if "." in module else f"swarmforge.swarm.{module}"  # the collection's modules by their short names
+    command = [str(VENV_BIN / "ansible"), host, "-m", name] + (["-a", json.dumps(args)] if args else [])
     if inventory is not None:
         command += ["-i", str(inventory)]
     if check:
@@ -117,3 +120,66 @@ def run_module(module: str, args: dict, *, check: bool = False, diff: bool = Tru
     result = hosts[host] if host in hosts else next(iter(hosts.values()))
     result["_raw"] = completed.stdout
     return result
+
+
+# An operator's ansible.cfg, in a directory of their own, for the collection as they install it (README): the
+# installed collection, and the connection and speed settings the README recommends. Nothing of this repository.
+OPERATOR_CFG = """\
+[defaults]
+collections_path = {collections}
+strategy = swarmforge.swarm.mitogen_linear
+forks = 20
+interpreter_python = auto_silent
+callbacks_enabled = ansible.posix.profile_tasks
+retry_files_enabled = False
+
+[ssh_connection]
+pipelining = True
+ssh_args = -o ControlMaster=auto -o ControlPersist=120s
+"""
+_INSTALLED: dict[str, Path] = {}
+
+
+def install_collection() -> Path:
+    """Build the collection from this checkout and install the artefact into a collections path of its own, once per
+    test session (offline: its dependencies come with the `ansible` package, so --no-deps). Returns that path."""
+    if "path" not in _INSTALLED:
+        work = Path(tempfile.mkdtemp(prefix="swarmforge-collection-"))
+        built = run([str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(work / "dist")],
+                    timeout=300)
+        assert built.returncode == 0, built.stdout + built.stderr
+        artefact = next((work / "dist").glob("swarmforge-swarm-*.tar.gz"))
+        # As the only collections path: the repository's own (its link to itself) would count as installed already.
+        installed = run([str(VENV_BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "-p",
+                         str(work / "collections"), str(artefact)], timeout=300,
+                        ANSIBLE_COLLECTIONS_PATH=str(work / "collections"))
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        _INSTALLED["path"] = work / "collections"
+    return _INSTALLED["path"]
+
+
+class Outside:
+    """A directory outside the repository with a copy of a lab's inventory (its group_vars copied, not linked) and an
+    operator's ansible.cfg naming the installed collection: ansible-playbook runs there as a user's would."""
+
+    def __init__(self, lab: str) -> None:
+        self.lab = lab
+        self.root = Path(tempfile.mkdtemp(prefix=f"swarmforge-operator-{lab}-"))
+        (self.root / "ansible.cfg").write_text(OPERATOR_CFG.format(collections=install_collection()),
+                                               encoding="utf-8")
+        self.copy_inventory()
+
+    def copy_inventory(self) -> None:
+        """The lab's inventory as it is now (the lab tool rewrites hosts.yml when the lab changes)."""
+        shutil.rmtree(self.root / "inventory", ignore_errors=True)
+        shutil.copytree(lab_inventory(self.lab), self.root / "inventory", symlinks=False)
+
+    def run(self, tool: str, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+        """An Ansible command-line tool (ansible-playbook, ansible-doc, ...) run in this directory."""
+        env = ansible_env(**lab_env(self.lab))
+        env["ANSIBLE_CONFIG"] = str(self.root / "ansible.cfg")
+        return subprocess.run([str(VENV_BIN / tool), *args], cwd=self.root, env=env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+
+    def playbook(self, name: str, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+        return self.run("ansible-playbook", name, "-i", "inventory", *args, timeout=timeout)

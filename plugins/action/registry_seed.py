@@ -151,7 +151,7 @@ class ActionModule(ActionBase):
                      **({"bundle": bundles[i]} if i in bundles else {})} for i, w in enumerate(wanted)]
 
         # What the registry serves: one call for every image (in check mode this is the whole answer).
-        asked = self._execute_module("registry_seed", module_args={**module_args, "images": module_images({})},
+        asked = self._execute_module("swarmforge.swarm.registry_seed", module_args={**module_args, "images": module_images({})},
                                      task_vars=task_vars)
         if asked.get("failed") or self._play_context.check_mode or not asked.get("pushed"):
             result.update(asked)
@@ -170,7 +170,7 @@ class ActionModule(ActionBase):
                 os.remove(bundle)
                 bundles[i] = remote
             self._fixup_perms2([remote_tmp, *bundles.values()])
-            pushed = self._execute_module("registry_seed", module_args={**module_args,
+            pushed = self._execute_module("swarmforge.swarm.registry_seed", module_args={**module_args,
                                                                         "images": module_images(bundles)},
                                           task_vars=task_vars)
         finally:

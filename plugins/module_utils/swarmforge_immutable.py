@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible.module_utils.swarmforge_docker import SwarmClient
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import SwarmClient
 
 
 class ImmutableObject:

@@ -16,7 +16,7 @@ import hashlib
 import json
 from typing import Any
 
-from ansible.module_utils.swarmforge_docker import SwarmClient, wait_until
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import SwarmClient, wait_until
 
 NAME_LABEL = "io.swarmforge.name"
 VERSION_LABEL = "io.swarmforge.version"

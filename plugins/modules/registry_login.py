@@ -16,7 +16,7 @@ description:
     does not trust fail here, on the node, with the fix, and nothing is written. An unchanged login is not sent again.
   - The password is never logged nor shown in a diff; the diff shows the registry and user name.
 author: swarmforge contributors
-extends_documentation_fragment: [swarmforge_docker]
+extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   registry:
     description: The registry as image names spell it, C(host[:port]).
@@ -54,7 +54,7 @@ notes:
   - A credential helper (C(credsStore) or a C(credHelpers) entry for the registry) would take precedence over the
     C(auths) entry, so the module refuses then, naming the setting.
 seealso:
-  - module: registry_seed
+  - module: swarmforge.swarm.registry_seed
 """
 
 EXAMPLES = r"""
@@ -82,7 +82,7 @@ import os
 import pwd
 import tempfile
 
-from ansible.module_utils.swarmforge_docker import APIError, SwarmClient
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import APIError, SwarmClient
 
 ARGUMENT_SPEC = {
     "registry": {"type": "str", "required": True},

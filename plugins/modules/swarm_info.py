@@ -16,7 +16,7 @@ description:
   - On a manager whose swarm has lost quorum (no leader can be elected) it reports C(quorum_lost) instead of failing,
     so a recovery can decide what to do.
 author: swarmforge contributors
-extends_documentation_fragment: [swarmforge_docker]
+extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   include_tokens:
     description:
@@ -130,7 +130,7 @@ unlock_key:
 
 import json
 
-from ansible.module_utils.swarmforge_docker import SwarmClient, normalize_node, raft_managers
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import SwarmClient, normalize_node, raft_managers
 
 
 def cluster_facts(swarm: dict) -> dict:

@@ -13,15 +13,15 @@ description:
   - C(state=joined) joins this node, as the role its join token gives, through any of I(join_addresses). A node
     already in I(this) swarm with the asked role is unchanged. A node in a different swarm is refused, naming both
     ClusterIDs, unless I(force) (then it leaves that swarm first). A node in this swarm with the other role is
-    reported (C(role_mismatch)); the fix is a promote or demote through a manager (M(swarm_node)).
+    reported (C(role_mismatch)); the fix is a promote or demote through a manager (M(swarmforge.swarm.swarm_node)).
   - C(state=absent) leaves the swarm. A manager leaves only with I(force), because leaving skips the quorum check;
-    demote it first with M(swarm_node).
+    demote it first with M(swarmforge.swarm.swarm_node).
   - C(state=unlocked) unlocks an autolocked manager (after its engine restarted) with I(unlock_key), and does
     nothing on a node that is not locked. With the other states, a locked node is unlocked first when I(unlock_key)
     is given, and refused otherwise.
   - Which swarm a node is in is decided by ClusterID; workers read it from their swarm certificate.
 author: swarmforge contributors
-extends_documentation_fragment: [swarmforge_docker]
+extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   state:
     description: What this node should be.
@@ -110,8 +110,8 @@ attributes:
   idempotent:
     support: full
 seealso:
-  - module: swarm_node
-  - module: swarm_info
+  - module: swarmforge.swarm.swarm_node
+  - module: swarmforge.swarm.swarm_info
 """
 
 EXAMPLES = r"""
@@ -175,7 +175,7 @@ unlock_key:
 import re
 import time
 
-from ansible.module_utils.swarmforge_docker import APIError, SwarmClient, advice_for, wait_until
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import APIError, SwarmClient, advice_for, wait_until
 
 DURATION = re.compile(r"^(\d+)(ns|us|ms|s|m|h|d)$")
 NANOSECONDS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9,

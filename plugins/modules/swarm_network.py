@@ -14,7 +14,7 @@ description:
     with the differences, or, with I(recreate=when_unused), removes and creates it again while no service uses it.
   - Only the options that are given are compared; labels and driver options given are compared key by key.
 author: swarmforge contributors
-extends_documentation_fragment: [swarmforge_docker]
+extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   name:
     description: Network name.
@@ -69,7 +69,7 @@ attributes:
   idempotent:
     support: full
 seealso:
-  - module: swarm_volume
+  - module: swarmforge.swarm.swarm_volume
 """
 
 EXAMPLES = r"""
@@ -114,8 +114,8 @@ actions:
 
 import json
 
-from ansible.module_utils.swarmforge_docker import NotFound, SwarmClient
-from ansible.module_utils.swarmforge_immutable import ImmutableObject
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import NotFound, SwarmClient
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_immutable import ImmutableObject
 
 ENCRYPTED_OPTION = "encrypted"
 

@@ -16,7 +16,7 @@ description:
   - A promotion returns once the node is a reachable manager; a demotion once the node has stayed Ready as a worker
     for three heartbeat periods (its agent registers again, through another manager).
 author: swarmforge contributors
-extends_documentation_fragment: [swarmforge_docker]
+extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   node:
     description: NodeID or hostname of the node.
@@ -70,8 +70,8 @@ attributes:
   idempotent:
     support: full
 seealso:
-  - module: swarm_membership
-  - module: swarm_info
+  - module: swarmforge.swarm.swarm_membership
+  - module: swarmforge.swarm.swarm_info
 """
 
 EXAMPLES = r"""
@@ -114,7 +114,7 @@ quorum:
 import json
 import time
 
-from ansible.module_utils.swarmforge_docker import NotFound, SwarmClient, normalize_node, quorum_after, wait_until
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import NotFound, SwarmClient, normalize_node, quorum_after, wait_until
 
 
 def heartbeat_seconds(swarm: dict) -> float:

@@ -17,7 +17,7 @@ description:
     are down get theirs when they come back.
   - I(unlock_key) replaces the autolock unlock key (autolock must be on) and returns the new one as C(unlock_key).
 author: swarmforge contributors
-extends_documentation_fragment: [swarmforge_docker]
+extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   join_tokens:
     description: The join tokens to replace.
@@ -52,8 +52,8 @@ attributes:
     support: none
     description: Every run rotates what it is asked to; that is its purpose.
 seealso:
-  - module: swarm_info
-  - module: swarm_membership
+  - module: swarmforge.swarm.swarm_info
+  - module: swarmforge.swarm.swarm_membership
 """
 
 EXAMPLES = r"""
@@ -93,7 +93,7 @@ unlock_key:
 
 import hashlib
 
-from ansible.module_utils.swarmforge_docker import SwarmClient, wait_until
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import SwarmClient, wait_until
 
 
 def root_fingerprint(swarm: dict) -> str:

@@ -14,10 +14,10 @@ description:
   - The content is secret, so it is never returned, logged or shown in a diff.
   - Runs on a manager.
 author: swarmforge contributors
-extends_documentation_fragment: [swarmforge_docker, swarmforge_versioned]
+extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker, swarmforge.swarm.swarmforge_versioned]
 seealso:
-  - module: swarm_config
-  - module: swarm_stack
+  - module: swarmforge.swarm.swarm_config
+  - module: swarmforge.swarm.swarm_stack
 """
 
 EXAMPLES = r"""
@@ -59,7 +59,7 @@ actions:
   elements: str
 """
 
-from ansible.module_utils.swarmforge_versioned import VERSIONED_ARGUMENT_SPEC, run
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_versioned import VERSIONED_ARGUMENT_SPEC, run
 
 ARGUMENT_SPEC = VERSIONED_ARGUMENT_SPEC
 

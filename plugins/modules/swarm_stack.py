@@ -30,7 +30,7 @@ description:
   - Variables in the compose are not interpolated (C(${VAR})); render the compose with Jinja (a template lookup into
     I(definition)) instead.
 author: swarmforge contributors
-extends_documentation_fragment: [swarmforge_docker]
+extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   name:
     description: Stack name (the namespace of its services, networks, secrets and configs).
@@ -85,8 +85,8 @@ attributes:
   idempotent:
     support: full
 seealso:
-  - module: swarm_secret
-  - module: swarm_config
+  - module: swarmforge.swarm.swarm_secret
+  - module: swarmforge.swarm.swarm_config
 """
 
 EXAMPLES = r"""
@@ -139,8 +139,8 @@ import json
 import os
 import tempfile
 
-from ansible.module_utils.swarmforge_docker import SwarmClient, wait_until
-from ansible.module_utils.swarmforge_stack import (
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import SwarmClient, wait_until
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_stack import (
     COMPARED_KEYS, DEFINITION_LABEL, IMAGE_LABEL, STACK_LABEL, ComposeError, compare, deep_merge, definition_changes,
     desired_networks, desired_services, live_service, service_definitions, task_is_current, with_definition_labels)
 

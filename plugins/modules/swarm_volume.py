@@ -14,7 +14,7 @@ description:
     I(recreate=when_unused), removes and creates the volume while no container uses it.
   - I(nfs) builds the local driver's options for an NFS mount (C(type=nfs), C(o=addr=...), C(device=:/path)).
 author: swarmforge contributors
-extends_documentation_fragment: [swarmforge_docker]
+extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   name:
     description: Volume name.
@@ -69,7 +69,7 @@ attributes:
   idempotent:
     support: full
 seealso:
-  - module: swarm_network
+  - module: swarmforge.swarm.swarm_network
 """
 
 EXAMPLES = r"""
@@ -106,8 +106,8 @@ actions:
 
 import json
 
-from ansible.module_utils.swarmforge_docker import NotFound, SwarmClient
-from ansible.module_utils.swarmforge_immutable import ImmutableObject
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import NotFound, SwarmClient
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_immutable import ImmutableObject
 
 
 def nfs_options(nfs: dict) -> dict:

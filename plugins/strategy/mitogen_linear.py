@@ -21,10 +21,44 @@ description:
 author: swarmforge contributors
 """
 
+import ast
+import importlib.util
+import os
+
 from ansible.utils.display import Display
+
+
+def collection_module_utils(module_path: str) -> list[tuple[str, str, bool]]:
+    """The module_utils of collections (ansible_collections.<ns>.<name>.plugins.module_utils...) that a module imports,
+    directly or through one another, as (name, file, is_package), found with the controller's collection loader."""
+    found: dict[str, tuple[str, str, bool]] = {}
+    queue = [module_path]
+    while queue:
+        with open(queue.pop(), "rb") as source:
+            tree = ast.parse(source.read())
+        names = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        for name in names:
+            if name in found or not name.startswith("ansible_collections.") or ".plugins.module_utils." not in name:
+                continue
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):  # an attribute imported from a module, not a module
+                spec = None
+            if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+                continue
+            found[name] = (name, spec.origin, spec.submodule_search_locations is not None)
+            queue.append(spec.origin)
+    return sorted(found.values())
+
 
 try:
     import ansible_mitogen.loaders
+    import ansible_mitogen.module_finder
     import ansible_mitogen.strategy
 except ImportError as error:  # mitogen is optional: the plain strategy does the same work, more slowly
     from ansible.plugins.strategy.linear import StrategyModule as _Linear
@@ -36,6 +70,20 @@ except ImportError as error:  # mitogen is optional: the plain strategy does the
 
 else:
     _Linear = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
+
+    # Mitogen lists a module's dependencies for the node from its `ansible.module_utils` imports only. A module of a
+    # collection imports its module_utils as ansible_collections.*: run normally, the node fetches them from the
+    # controller when the module imports them; run as an async job, the job has detached from the controller by then
+    # and waits for them forever (the job reaches its time limit with no result). Listed here, they are fetched and
+    # imported before the job detaches, as module_utils always are.
+    _mitogen_scan = ansible_mitogen.module_finder.scan
+
+    def _scan(module_name, module_path, search_path):
+        listed = list(_mitogen_scan(module_name, module_path, search_path))
+        known = {name for name, _, _ in listed}
+        return sorted(listed + [entry for entry in collection_module_utils(module_path) if entry[0] not in known])
+
+    ansible_mitogen.module_finder.scan = _scan
 
     class StrategyModule(ansible_mitogen.strategy.StrategyMixin, _Linear):
         pass

@@ -64,7 +64,7 @@ def drift(cluster, tmp_path_factory) -> dict:
 
 
 def plan(cluster, drift: dict):
-    env = {**lab_env(cluster.name), "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,plan",
+    env = {**lab_env(cluster.name), "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,swarmforge.swarm.plan",
            "SWARMFORGE_PLAN_DIR": str(drift["dir"])}
     result = playbook("site.yml", lab_inventory(cluster.name), "--check", "--diff", "-e", drift["extra"], **env)
     return result, (Path(drift["dir"]) / f"{cluster.name}-plan.md").read_text(encoding="utf-8")

@@ -8,7 +8,8 @@ from helpers import lab_playbook, recap
 
 
 def test_second_run_changes_nothing(cluster) -> None:
-    again = lab_playbook(cluster.name, "site.yml")
+    """Rerun as the converge ran: the installed collection's site playbook, from the operator's directory."""
+    again = cluster.outside.playbook("swarmforge.swarm.site")
     assert again.returncode == 0, again.stdout[-4000:]
     hosts = recap(again.stdout)
     assert set(hosts) >= {node.name for node in cluster.spec.nodes}

@@ -224,7 +224,7 @@ def test_the_docker_ce_repository_is_signed_and_laid_out_as_dockers(test_lab: st
             urllib.request.urlopen(f"http://{spec.gateway}:3142{path}", timeout=10)
 
 
-@pytest.mark.parametrize("strategy", ["mitogen_linear", "linear"])
+@pytest.mark.parametrize("strategy", ["swarmforge.swarm.mitogen_linear", "linear"])
 def test_ansible_reaches_every_lab_node_over_openssh(test_lab: str, strategy: str) -> None:
     """The project's strategy (Mitogen's interpreters over OpenSSH) and Ansible's own both reach every node, logged in
     as the lab's sudoer and acting as root through become."""

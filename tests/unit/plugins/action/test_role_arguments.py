@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleActionFail
 
-from swarmforge_actions.role_arguments import known_names, load_spec, misspelt, parse_entry, read_specs, readable
+from ansible_collections.swarmforge.swarm.plugins.action.role_arguments import known_names, load_spec, misspelt, parse_entry, read_specs, readable
 
 ROLES = Path(__file__).resolve().parents[4] / "roles"
 

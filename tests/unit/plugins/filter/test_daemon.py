@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from swarmforge_filters.daemon import daemon_option_problems, daemon_options_typed
+from ansible_collections.swarmforge.swarm.plugins.filter.daemon import daemon_option_problems, daemon_options_typed
 
 LAB = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"},
        "insecure-registries": ["172.28.88.16:5000"], "default-address-pools": [{"base": "10.210.0.0/16", "size": 24}]}

@@ -7,7 +7,7 @@ import bcrypt
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from swarmforge_filters.registry import registry_ca_files, registry_htpasswd
+from ansible_collections.swarmforge.swarm.plugins.filter.registry import registry_ca_files, registry_htpasswd
 
 USERS = [{"username": "deploy", "password": "s3cret"}, {"username": "ci", "password": "other"}]
 

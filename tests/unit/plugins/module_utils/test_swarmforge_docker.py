@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible.module_utils.swarmforge_docker import (advice_for, certificate_subject, normalize_node, quorum_after,
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import (advice_for, certificate_subject, normalize_node, quorum_after,
                                                     wait_until)
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from ansible.module_utils import swarmforge_stack as stack
-from ansible.module_utils.swarmforge_stack import (
+from ansible_collections.swarmforge.swarm.plugins.module_utils import swarmforge_stack as stack
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_stack import (
     ComposeError, command_list, compare, deep_merge, desired_networks, desired_services, duration_ns,
     environment_list, image_reference, live_service, size_bytes, task_is_current)
 

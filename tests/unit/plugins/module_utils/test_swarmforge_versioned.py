@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ansible.module_utils.swarmforge_versioned import content_hash, repoint, services_using, version_of
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_versioned import content_hash, repoint, services_using, version_of
 
 
 def service(name: str, *secret_ids: str) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible.module_utils.swarmforge_docker import COMMON_ARGUMENT_SPEC
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import COMMON_ARGUMENT_SPEC
 from helpers import VENV_BIN, run
 
 MODULES = sorted(path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "modules").glob("*.py"))
@@ -16,15 +16,15 @@ MODULES = sorted(path.stem for path in (Path(__file__).resolve().parents[4] / "p
 
 @pytest.fixture(scope="module")
 def rendered() -> dict:
-    result = run([str(VENV_BIN / "ansible-doc"), "--json", *MODULES], timeout=300)
+    result = run([str(VENV_BIN / "ansible-doc"), "--json", *(f"swarmforge.swarm.{name}" for name in MODULES)], timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_documented_options_are_the_accepted_options(rendered: dict, name: str) -> None:
-    doc = rendered[name]["doc"]
-    module = sys.modules[f"swarmforge_modules.{name}"]
+    doc = rendered[f"swarmforge.swarm.{name}"]["doc"]
+    module = sys.modules[f"ansible_collections.swarmforge.swarm.plugins.modules.{name}"]
     spec = module.ARGUMENT_SPEC
     # Modules that speak to the engine take the shared connection options; node_state reads the host only.
     common = COMMON_ARGUMENT_SPEC if "swarmforge_docker" in (module.DOCUMENTATION or "") else {}
@@ -38,14 +38,14 @@ def test_documented_options_are_the_accepted_options(rendered: dict, name: str) 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_examples_return_and_honest_attributes(rendered: dict, name: str) -> None:
-    entry = rendered[name]
+    entry = rendered[f"swarmforge.swarm.{name}"]
     assert entry["examples"].strip() and entry["return"]
     assert set(entry["doc"]["attributes"]) >= {"check_mode", "diff_mode", "idempotent"}
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_secret_options_are_no_log(name: str) -> None:
-    spec = sys.modules[f"swarmforge_modules.{name}"].ARGUMENT_SPEC
+    spec = sys.modules[f"ansible_collections.swarmforge.swarm.plugins.modules.{name}"].ARGUMENT_SPEC
     secret_words = ("token", "password", "unlock_key")
     for option, rules in spec.items():
         if rules.get("type", "str") == "str" and (option == "data" or any(word in option for word in secret_words)):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmforge_modules.node_state import ARGUMENT_SPEC, differences, sysctl_file_values
+from ansible_collections.swarmforge.swarm.plugins.modules.node_state import ARGUMENT_SPEC, differences, sysctl_file_values
 
 
 def params(**given) -> dict:

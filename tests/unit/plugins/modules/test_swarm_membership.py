@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from swarmforge_modules.swarm_membership import address_host, parse_duration
+from ansible_collections.swarmforge.swarm.plugins.modules.swarm_membership import address_host, parse_duration
 
 
 @pytest.mark.parametrize(("text", "nanoseconds"), [

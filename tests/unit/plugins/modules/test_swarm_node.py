@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from swarmforge_modules.swarm_node import wanted_labels
+from ansible_collections.swarmforge.swarm.plugins.modules.swarm_node import wanted_labels
 
 
 @pytest.mark.parametrize(("live", "labels", "state", "remove", "expected"), [

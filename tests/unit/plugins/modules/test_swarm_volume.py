@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from swarmforge_modules.swarm_volume import asked_view, differences, live_view, nfs_options
+from ansible_collections.swarmforge.swarm.plugins.modules.swarm_volume import asked_view, differences, live_view, nfs_options
 
 NFS = {"server": "172.28.88.31", "path": "/srv/nfs/html", "version": "4", "options": ["rw", "nolock"]}
 
