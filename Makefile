@@ -20,14 +20,14 @@ LAB_OPTIONS = $(if $(BACKEND),--backend $(BACKEND)) $(if $(MANAGERS),--managers 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab lab-up lab-down lab-status plan test lint unit integration preflight molecule clusters e2e lifecycle vm bench \
+.PHONY: help deps lab lab-up lab-down lab-status plan test lint unit integration preflight molecule clusters sanity e2e lifecycle vm bench \
 	clean
 
 help:
 	@echo "make lab         bring up the local lab and run site.yml on it (again: reuse it, rerun site.yml)"
 	@echo "make lab BACKEND=vm   the same on qemu VMs (real kernels: routing mesh, VIPs, NFS volumes)"
 	@echo "make lab MANAGERS=1 WORKERS=2   another topology (also STORAGE=0 STORAGE_ON_MANAGER=1)"
-	@echo "make test        the whole test suite: lint, unit, integration, preflight, molecule, lab, e2e, lifecycle, vm"
+	@echo "make test        the whole test suite: lint, unit, integration, preflight, molecule, lab, sanity, e2e, lifecycle, vm"
 	@echo "make lab-status  list the lab's nodes;  make lab-down  remove the lab"
 	@echo "make plan        what site.yml would change, per host and object (INVENTORY=..., PLAYBOOK=...), changing nothing"
 	@echo "make bench       site.yml against the project's plain shell floor on fresh labs (BENCH='floor rerun' for some)"
@@ -65,7 +65,7 @@ lab-status: deps
 test: deps
 	$(PY) tests/run_suite.py
 
-lint unit integration preflight molecule clusters e2e lifecycle vm: deps
+lint unit integration preflight molecule clusters sanity e2e lifecycle vm: deps
 	$(PY) tests/run_suite.py $@
 
 # Sections: floor full rerun scale hosts suite (all by default); BENCH_RUNS=N repeats the floor comparison.

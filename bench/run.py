@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
 from helpers import lab_cli, lab_inventory, lab_playbook, recap  # noqa: E402 - after the path is set
+
 from lab.__main__ import load_spec  # noqa: E402 - after the path is set
 from lab.spec import LAB_USER  # noqa: E402 - after the path is set
 
@@ -161,7 +162,7 @@ def play_times(output: str) -> list[tuple[str, float]]:
                 marks[-1] = (marks[-1][0], last)
     starts = [(name, start) for name, start in marks if start >= 0]
     totals: dict[str, float] = {}
-    for (name, start), (_, end) in zip(starts, starts[1:] + [("", last)]):
+    for (name, start), (_, end) in zip(starts, starts[1:] + [("", last)], strict=False):
         totals[name] = totals.get(name, 0.0) + end - start
     return list(totals.items())
 

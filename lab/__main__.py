@@ -29,8 +29,19 @@ from lab.inventory import wait_for_ssh, write
 from lab.otherengine import docker_host, ensure_other_engine, remove_other_engine
 from lab.pki import ensure_pki
 from lab.secrets import ensure_secrets, secrets_file
-from lab.spec import (CACHE_ROOT, DEBIAN_SUITES, DEFAULT_DEBIAN, DEFAULT_NAME, DEFAULT_SUBNET, ENGINE_SOURCES, REPO_ROOT,
-                      STATE_ROOT, VM_DEBIAN, LabError, LabSpec)
+from lab.spec import (
+    CACHE_ROOT,
+    DEBIAN_SUITES,
+    DEFAULT_DEBIAN,
+    DEFAULT_NAME,
+    DEFAULT_SUBNET,
+    ENGINE_SOURCES,
+    REPO_ROOT,
+    STATE_ROOT,
+    VM_DEBIAN,
+    LabError,
+    LabSpec,
+)
 from lab.sshkey import ensure_key
 from lab.vm import VmBackend
 

@@ -51,10 +51,10 @@ class AptProxyHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class names it so
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
-    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+    def do_HEAD(self) -> None:
         self._handle(send_body=False)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self._handle(send_body=True)
 
     def _handle(self, send_body: bool) -> None:

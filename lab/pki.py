@@ -78,7 +78,7 @@ def _ensure_ca(spec: LabSpec, folder: Path) -> tuple[x509.Certificate, ec.Ellipt
             return current, key
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"swarmforge lab {spec.name} CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -112,7 +112,7 @@ def ensure_pki(spec: LabSpec) -> Path | None:
         if names == wanted and _has(current, x509.AuthorityKeyIdentifier) and _issued_by(current, ca):
             return folder
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{node.name}.{spec.domain}")]))

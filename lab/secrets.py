@@ -34,8 +34,8 @@ def secrets_file(spec: LabSpec) -> Path:
 
 def _vault(password: bytes):
     # Imported here: only `up` needs Ansible's vault code, and it comes with the venv's ansible-core.
-    from ansible.constants import DEFAULT_VAULT_ID_MATCH  # noqa: PLC0415
-    from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: PLC0415
+    from ansible.constants import DEFAULT_VAULT_ID_MATCH  # noqa: PLC0415 - only `up` needs the vault code
+    from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: PLC0415 - only `up` needs the vault code
 
     return VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(password))])
 
@@ -81,8 +81,8 @@ def ensure_secrets(spec: LabSpec) -> Path:
 
 def secret_values(spec: LabSpec) -> dict[str, str]:
     """The lab's stack secrets in plain text, for tests that assert no output ever shows them."""
-    VaultLoader = type("VaultLoader", (yaml.SafeLoader,), {})
-    VaultLoader.add_constructor("!vault", lambda loader, node: loader.construct_scalar(node))
-    document = yaml.load(secrets_file(spec).read_text(encoding="utf-8"), Loader=VaultLoader) or {}
+    vault_loader = type("VaultLoader", (yaml.SafeLoader,), {})
+    vault_loader.add_constructor("!vault", lambda loader, node: loader.construct_scalar(node))
+    document = yaml.load(secrets_file(spec).read_text(encoding="utf-8"), Loader=vault_loader) or {}
     vault = _vault(vault_password_file(spec).read_text(encoding="utf-8").strip().encode())
     return {name: vault.decrypt(text).decode() for name, text in document["all"]["vars"]["lab_secrets"].items()}

@@ -22,7 +22,7 @@ from pathlib import Path
 from lab import aptproxy
 from lab.backend import NodeStatus
 from lab.engine import ensure_debian_packages, log
-from lab.spec import CACHE_ROOT, STATE_ROOT, VM_FORWARDED_PORTS, LabError, LabSpec, Node
+from lab.spec import CACHE_ROOT, VM_FORWARDED_PORTS, LabError, LabSpec, Node
 from lab.vmimage import VM_CACHE, VmImage, ensure_vm_image
 
 QEMU = "qemu-system-x86_64"
@@ -203,9 +203,6 @@ class VmBackend:
         result = []
         for node in spec.nodes:
             folder = vm_dir(spec, node)
-            if _pid_of(folder, process_name(spec, node.name)) is not None:
-                state = "running"
-            else:
-                state = "stopped" if folder.is_dir() else "missing"
+            state = "running" if _pid_of(folder, process_name(spec, node.name)) is not None else "stopped" if folder.is_dir() else "missing"
             result.append(NodeStatus(node.name, node.role, node.address, state))
         return result

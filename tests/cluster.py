@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import testinfra
-
 from helpers import REPO, Outside, lab_env, lab_inventory, lab_state, run_module
+
 from lab.spec import LAB_USER, LabSpec
 
 

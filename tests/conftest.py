@@ -13,10 +13,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cluster import Cluster, converge  # noqa: E402
-from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, Outside, lab_cli, lab_state  # noqa: E402
-from lab.appimages import ensure_busybox_image, load_into_nodes  # noqa: E402
-from lab.containers import container_name  # noqa: E402
+from cluster import Cluster, converge
+from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, Outside, lab_cli, lab_state
+
+from lab.appimages import ensure_busybox_image, load_into_nodes
+from lab.containers import container_name
 
 
 def _session_lab(name: str, up: tuple[str, ...], timeout: float) -> Iterator[str]:

@@ -1,7 +1,7 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
 Stages run in order: integration and integration-debian13 -> lint -> unit -> preflight -> lab (brings up the shared
-container lab) -> integration-services -> molecule -> clusters (and integration-debian13-services) -> e2e ->
+container lab) -> integration-services -> molecule -> clusters (and integration-debian13-services, then sanity) -> e2e ->
 lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is
 one pytest run whose JUnit report feeds the totals, except lifecycle, which runs in e2e's session when both run (one
 converge of the lab and one no-op rerun serve both; each still counts its own tests and time). The integration
@@ -11,8 +11,8 @@ container lab's start, which touch neither engine's swarm nor its subnets, and a
 their output is printed when they end. The host engine's tests that deploy services (integration-services) and the
 Molecule scenarios (molecule: the roles'; clusters: the cluster topologies', each on lab nodes of its own) run one
 after another in a background lane beside e2e and lifecycle, which wait on their swarm about half the time; Debian
-13's engine's (integration-debian13-services; `make integration` runs all four) in a lane of their own; both lanes
-are joined before the VM lane. A lab is removed when the next stage needs the other one (the VMs need every core)
+13's engine's (integration-debian13-services; `make integration` runs all four) in a lane of their own, followed by
+ansible-test sanity on the built collection (sanity); both lanes are joined before the VM lane. A lab is removed when the next stage needs the other one (the VMs need every core)
 and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run only those (e.g. `python tests/run_suite.py
 unit integration`); a stage whose partner is not selected runs in the foreground.
 """
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / ".lab" / "reports"
 sys.path.insert(0, str(REPO / "tests"))
 
-from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, ansible_env, lab_cli  # noqa: E402
+from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, ansible_env, lab_cli  # noqa: E402 - after tests/ is on the path
 
 # The labs stages share: name, `lab up` arguments.
 LABS = {"containers": (TEST_LAB_NAME, TEST_LAB_UP), "vm": (VM_LAB_NAME, VM_LAB_UP)}
@@ -99,6 +99,9 @@ STAGES = [
     # 2026-12-03 09:41, made that lane outlast the lifecycle).
     Stage("integration-debian13-services", INTEGRATION_SERVICES, joined_before="vm", after="integration-debian13",
           part_of="integration", env=DEBIAN13_ENGINE),
+    # ansible-test sanity on the built and installed collection, at the end of that lane, which has room left (it ended
+    # about ten minutes before the other background lane, measured 2026-12-03).
+    Stage("sanity", ["tests/sanity"], joined_before="vm", after="integration-debian13-services"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).

@@ -17,9 +17,8 @@ import sys
 import time
 from http.server import ThreadingHTTPServer
 
-import pymysql
-
 import apphttp
+import pymysql
 
 SCHEMA = ("CREATE TABLE IF NOT EXISTS entries (id INT AUTO_INCREMENT PRIMARY KEY, text VARCHAR(500) NOT NULL, "
           "host VARCHAR(64) NOT NULL, created TIMESTAMP DEFAULT CURRENT_TIMESTAMP)")
@@ -71,7 +70,7 @@ class Handler(apphttp.Handler):
         self.answer(200, f"<!doctype html><title>guestbook</title><h1>swarmforge guestbook</h1>"
                          f"<p>served by {html.escape(socket.gethostname())}</p><ul>{items}</ul>\n")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         length = min(int(self.headers.get("Content-Length") or 0), 500)
         text = self.rfile.read(length).decode(errors="replace").strip()
         if not text:

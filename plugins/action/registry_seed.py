@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """Controller side of registry_seed: read each docker-save archive here, ask the host's module what the registry
@@ -69,11 +68,10 @@ def _compressed_copy(source, target_path: str, level: int) -> tuple[str, int]:
                 raw.flush()
 
         sink = Hashing()
-        if head == GZIP_MAGIC:  # already compressed (archives of some engines): kept as it is
-            target = sink
-        else:
-            # mtime 0 and no file name: the same layer always compresses to the same blob.
-            target = gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=sink, mtime=0)
+        # Already compressed (archives of some engines): kept as it is. Otherwise mtime 0 and no file name: the same
+        # layer always compresses to the same blob.
+        target = (sink if head == GZIP_MAGIC
+                  else gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=sink, mtime=0))
         target.write(head)
         for chunk in iter(lambda: source.read(CHUNK), b""):
             target.write(chunk)

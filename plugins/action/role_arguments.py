@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """Validate, on the controller and in one task per host, every role a playbook will run against that host's

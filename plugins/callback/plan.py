@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """Collect what a `--check --diff` run would change, per host and per object, and write it as a plan a reviewer reads
@@ -167,7 +166,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats) -> None:
         if not self.checking():
             return
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         directory = self.get_option("directory")
         os.makedirs(directory, exist_ok=True)
         base = os.path.join(directory, f"{self._name()}-plan")

@@ -1,6 +1,8 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+
+from __future__ import annotations
 
 
 class ModuleDocFragment:

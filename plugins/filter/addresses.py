@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """Address filters for the roles, on Python's own ipaddress module: the firewall's member sets need the IPv4 and
@@ -13,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 
 from ansible.errors import AnsibleFilterError
+
 
 def _network(value, what):
     try:

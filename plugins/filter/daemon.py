@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """daemon.json options checked on the controller, before any host changes.

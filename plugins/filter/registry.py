@@ -12,19 +12,23 @@ changes nothing; a new user or a changed password gets a new hash with a fresh s
 
 from __future__ import annotations
 
-import bcrypt
 from ansible.errors import AnsibleFilterError
+
+try:
+    import bcrypt
+except ImportError:  # only registry_htpasswd needs it: the error names the fix when it is called
+    bcrypt = None
 
 BCRYPT_ROUNDS = 10
 
 
 def registry_ca_files(cas, config_dir, contents):
     if len(cas) != len(contents):
-        raise AnsibleFilterError("registry_ca_files: one content per CA file is needed (%d CAs, %d contents)"
-                                 % (len(cas), len(contents)))
-    return [{"path": "%s/certs.d/%s/ca.crt" % (config_dir.rstrip("/"), entry["registry"]),
+        raise AnsibleFilterError(f"registry_ca_files: one content per CA file is needed ({len(cas)} CAs, "
+                                 f"{len(contents)} contents)")
+    return [{"path": "{}/certs.d/{}/ca.crt".format(config_dir.rstrip("/"), entry["registry"]),
              "content": content if content.endswith("\n") else content + "\n", "mode": "0644"}
-            for entry, content in zip(cas, contents)]
+            for entry, content in zip(cas, contents, strict=False)]
 
 
 def _current_hashes(current):
@@ -37,19 +41,22 @@ def _current_hashes(current):
 
 
 def registry_htpasswd(users, current=""):
+    if bcrypt is None:
+        raise AnsibleFilterError("registry_htpasswd needs the bcrypt Python package on the controller "
+                                 "(pip install bcrypt; requirements.txt pins it)")
     hashes = _current_hashes(current)
     lines = []
     for user in users:
         name, password = str(user["username"]), str(user["password"]).encode()
         if ":" in name or not name:
-            raise AnsibleFilterError("registry_htpasswd: %r is not a user name a registry login accepts "
-                                     "(non-empty, no ':')" % name)
+            raise AnsibleFilterError(f"registry_htpasswd: {name!r} is not a user name a registry login accepts "
+                                     "(non-empty, no ':')")
         kept = hashes.get(name, "")
         try:
             verified = bool(kept) and bcrypt.checkpw(password, kept.encode())
         except ValueError:  # not a bcrypt hash (another scheme, or damaged): made again
             verified = False
-        lines.append("%s:%s" % (name, kept if verified else
+        lines.append("{}:{}".format(name, kept if verified else
                                 bcrypt.hashpw(password, bcrypt.gensalt(BCRYPT_ROUNDS)).decode()))
     return "".join(line + "\n" for line in lines)
 

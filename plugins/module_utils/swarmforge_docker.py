@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """The one client every swarmforge module uses.
@@ -88,7 +87,7 @@ class SwarmClient:
         self._info: dict[str, Any] | None = None
 
     # -- connection -------------------------------------------------------------------------------------------
-    def _connect(self) -> "docker.APIClient":
+    def _connect(self) -> docker.APIClient:
         host = self.params["docker_host"]
         tls: Any = False
         if self.params["tls"] or self.params["ca_path"] or self.params["client_cert"]:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """Objects Docker cannot change in place (networks, volumes), shared by swarm_network and swarm_volume.

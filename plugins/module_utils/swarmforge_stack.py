@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """Compose files and live swarm services, normalised into one comparable shape (used by swarm_stack).

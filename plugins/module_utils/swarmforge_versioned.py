@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """Versioned swarm secrets and configs, shared by swarm_secret and swarm_config.
@@ -106,10 +105,7 @@ class VersionedObjects:
 
     def existing(self) -> list[dict]:
         name = self.params["name"]
-        if self.params["versioned"]:
-            filters = {"label": [f"{NAME_LABEL}={name}"]}
-        else:
-            filters = {"name": [name]}
+        filters = {"label": [f"{NAME_LABEL}={name}"]} if self.params["versioned"] else {"name": [name]}
         found = self.client.call("GET", self.path, params={"filters": json.dumps(filters)},
                                  what=f"{self.kind} ls") or []
         if not self.params["versioned"]:

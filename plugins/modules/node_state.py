@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -13,7 +14,7 @@ description:
   - Roles call it first and skip their whole chain of tasks when I(converged) is true, so a no-op rerun costs one task
     instead of dozens; any difference runs the full chain, which then shows each change in C(--check --diff).
   - It never changes anything, in check mode or not.
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 options:
   packages:
     description: Packages that must be installed.

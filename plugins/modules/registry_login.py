@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -15,7 +16,7 @@ description:
     registry (the Engine API's C(/auth)), so wrong credentials, a registry the node cannot reach or a CA the engine
     does not trust fail here, on the node, with the fix, and nothing is written. An unchanged login is not sent again.
   - The password is never logged nor shown in a diff; the diff shows the registry and user name.
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   registry:
@@ -100,7 +101,7 @@ def default_config_path():
 
 
 def encode(username, password):
-    return base64.b64encode(("%s:%s" % (username, password)).encode()).decode()
+    return base64.b64encode((f"{username}:{password}").encode()).decode()
 
 
 def decoded_username(auth):
@@ -123,10 +124,9 @@ class RegistryLogin:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as error:
-            self.client.fail("%s cannot be read as the docker CLI's configuration (%s): fix or remove it"
-                             % (self.path, error))
+            self.client.fail(f"{self.path} cannot be read as the docker CLI's configuration ({error}): fix or remove it")
         if not isinstance(config, dict):
-            self.client.fail("%s is not a JSON object: fix or remove it" % self.path)
+            self.client.fail(f"{self.path} is not a JSON object: fix or remove it")
         return config
 
     def write(self, config):
@@ -160,21 +160,19 @@ class RegistryLogin:
                        "registry's users (registry_users)")
             else:
                 fix = "check that the registry runs and that this node reaches it"
-            self.client.fail("%s: the engine could not log in to %s as %s: %s (%s). Nothing was written."
-                             % (self.path, registry, username, explanation, fix))
+            self.client.fail(f"{self.path}: the engine could not log in to {registry} as {username}: {explanation} ({fix}). Nothing was written.")
 
     def run(self):
         params = self.params
         registry, state = params["registry"], params["state"]
         if state == "present" and not (params["username"] and params["password"]):
-            self.client.fail("registry_login of %s: username and password are both needed (a password from vault)"
-                             % registry)
+            self.client.fail(f"registry_login of {registry}: username and password are both needed (a password from vault)")
         config = self.read()
         helper = config.get("credHelpers", {}).get(registry) or config.get("credsStore")
         if helper and state == "present":
-            self.client.fail("%s names the credential helper %r, which the docker CLI would ask instead of the "
+            self.client.fail(f"{self.path} names the credential helper {helper!r}, which the docker CLI would ask instead of the "
                              "login this module keeps: remove credsStore/credHelpers from it or log in with that "
-                             "helper yourself" % (self.path, helper))
+                             "helper yourself")
         auths = config.get("auths") or {}
         current = (auths.get(registry) or {}).get("auth")
         wanted = encode(params["username"], params["password"]) if state == "present" else None
@@ -200,8 +198,8 @@ class RegistryLogin:
         result = {"changed": changed, "config_path": self.path, "verified": verified}
         if self.client.diff_mode:
             result["diff"] = {"before": before, "after": after,
-                              "before_header": "%s: %s" % (self.path, registry),
-                              "after_header": "%s: %s" % (self.path, registry)}
+                              "before_header": f"{self.path}: {registry}",
+                              "after_header": f"{self.path}: {registry}"}
         self.client.module.exit_json(**result)
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -17,7 +18,7 @@ description:
     what the registry serves, then prepares (layers gzip-compressed on the controller, where the CPU is fast) and
     sends only the images to push. All images are handled by one task.
   - Supports check mode (lists what would be pushed) and diff mode (the tags' image IDs before and after).
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 options:
   images:
     description:
@@ -121,14 +122,15 @@ blobs_uploaded:
   type: int
 """
 
+import http.client
 import json
 import os
 import tarfile
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode, urljoin
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import Request
-from ansible.module_utils.six.moves.urllib.error import HTTPError
-from ansible.module_utils.six.moves.urllib.parse import urljoin, urlencode
 
 MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -136,21 +138,21 @@ MANIFEST_TYPES = (
 )
 BUNDLE_MANIFEST = "manifest.json"  # in a bundle: the registry manifest to put, next to blobs/<hex>
 
-ARGUMENT_SPEC = dict(
-    images=dict(type="list", elements="dict", required=True, options=dict(
-        name=dict(type="str", required=True),
-        tag=dict(type="str", required=True),
-        archive=dict(type="path"),
-        config_digest=dict(type="str"),
-        bundle=dict(type="path"),
-    )),
-    registry_url=dict(type="str", default="http://127.0.0.1:5000"),
-    ca_path=dict(type="path"),
-    username=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    compress_level=dict(type="int", default=1),
-    timeout=dict(type="int", default=120),
-)
+ARGUMENT_SPEC = {
+    "images": {"type": "list", "elements": "dict", "required": True, "options": {
+        "name": {"type": "str", "required": True},
+        "tag": {"type": "str", "required": True},
+        "archive": {"type": "path"},
+        "config_digest": {"type": "str"},
+        "bundle": {"type": "path"},
+    }},
+    "registry_url": {"type": "str", "default": "http://127.0.0.1:5000"},
+    "ca_path": {"type": "path"},
+    "username": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+    "compress_level": {"type": "int", "default": 1},
+    "timeout": {"type": "int", "default": 120},
+}
 
 
 class RegistryError(Exception):
@@ -172,14 +174,15 @@ class Registry:
             if error.code == 404 and method in ("GET", "HEAD"):
                 return None
             detail = error.read().decode("utf-8", "replace")[:500] if hasattr(error, "read") else ""
-            raise RegistryError("%s %s answered %s: %s" % (method, url, error.code, detail))
-        except Exception as error:  # URLError, socket errors: the registry does not answer
-            raise RegistryError("%s %s failed: %s. Is the registry running and listening at %s?"
-                                % (method, url, error, self.url))
+            raise RegistryError(f"{method} {url} answered {error.code}: {detail}") from error
+        # The registry does not answer: refused, reset, timed out, no route, or a reply cut short.
+        except (URLError, OSError, http.client.HTTPException) as error:
+            raise RegistryError(f"{method} {url} failed: {error}. Is the registry running and listening at "
+                                f"{self.url}?") from error
 
     def served_config(self, name, tag):
         """The configuration digest of the manifest the registry serves as name:tag, '' when it serves none."""
-        response = self._open("GET", "v2/%s/manifests/%s" % (name, tag),
+        response = self._open("GET", f"v2/{name}/manifests/{tag}",
                               headers={"Accept": ", ".join(MANIFEST_TYPES)})
         if response is None:
             return ""
@@ -189,20 +192,20 @@ class Registry:
             return ""  # a schema 1 or index manifest: not what an archive holds, so it is replaced
 
     def has_blob(self, name, digest):
-        return self._open("HEAD", "v2/%s/blobs/%s" % (name, digest)) is not None
+        return self._open("HEAD", f"v2/{name}/blobs/{digest}") is not None
 
     def upload_blob(self, name, digest, stream, size):
-        started = self._open("POST", "v2/%s/blobs/uploads/" % name, data=b"")
+        started = self._open("POST", f"v2/{name}/blobs/uploads/", data=b"")
         location = started.headers.get("Location")
         if not location:
-            raise RegistryError("the registry started an upload to %s without a Location" % name)
+            raise RegistryError(f"the registry started an upload to {name} without a Location")
         location = urljoin(self.url, location)
         location += ("&" if "?" in location else "?") + urlencode({"digest": digest})
         self._open("PUT", location, data=stream,
                    headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)})
 
     def put_manifest(self, name, tag, manifest):
-        self._open("PUT", "v2/%s/manifests/%s" % (name, tag), data=manifest,
+        self._open("PUT", f"v2/{name}/manifests/{tag}", data=manifest,
                    headers={"Content-Type": json.loads(manifest)["mediaType"]})
 
 
@@ -223,7 +226,7 @@ def push_bundle(registry, name, tag, bundle):
             registry.upload_blob(name, digest, archive.extractfile(member), member.size)
             uploaded += 1
     if manifest is None:
-        raise RegistryError("the bundle %s has no %s" % (bundle, BUNDLE_MANIFEST))
+        raise RegistryError(f"the bundle {bundle} has no {BUNDLE_MANIFEST}")
     registry.put_manifest(name, tag, manifest)
     return uploaded
 
@@ -237,28 +240,28 @@ def main():
     try:
         for image in module.params["images"]:
             if not image["config_digest"]:
-                module.fail_json(msg="image %s:%s has no config_digest: name its archive in the task (the action "
-                                     "plugin computes it)" % (image["name"], image["tag"]))
+                module.fail_json(msg="image {}:{} has no config_digest: name its archive in the task (the action "
+                                     "plugin computes it)".format(image["name"], image["tag"]))
             served = registry.served_config(image["name"], image["tag"])
-            entry = dict(name=image["name"], tag=image["tag"], wanted=image["config_digest"], served=served,
-                         action="none" if served == image["config_digest"] else "push")
+            entry = {"name": image["name"], "tag": image["tag"], "wanted": image["config_digest"], "served": served,
+                         "action": "none" if served == image["config_digest"] else "push"}
             results.append(entry)
             if entry["action"] == "none":
                 continue
-            pushed.append("%s:%s" % (image["name"], image["tag"]))
+            pushed.append("{}:{}".format(image["name"], image["tag"]))
             if module.check_mode or not image["bundle"]:
                 continue  # check mode, or the action plugin asking what to send
             uploaded += push_bundle(registry, image["name"], image["tag"], image["bundle"])
             now = registry.served_config(image["name"], image["tag"])
             if now != image["config_digest"]:
-                raise RegistryError("after the push the registry serves %s:%s as %s, not %s"
-                                    % (image["name"], image["tag"], now or "nothing", image["config_digest"]))
+                raise RegistryError(f"after the push the registry serves {image['name']}:{image['tag']} as "
+                                    f"{now or 'nothing'}, not {image['config_digest']}")
     except (RegistryError, tarfile.TarError, OSError) as error:
         module.fail_json(msg=str(error), images=results)
-    diff = dict(
-        before="".join("%s:%s %s\n" % (e["name"], e["tag"], e["served"] or "(not served)") for e in results),
-        after="".join("%s:%s %s\n" % (e["name"], e["tag"], e["wanted"]) for e in results),
-    )
+    diff = {
+        "before": "".join("{}:{} {}\n".format(e["name"], e["tag"], e["served"] or "(not served)") for e in results),
+        "after": "".join("{}:{} {}\n".format(e["name"], e["tag"], e["wanted"]) for e in results),
+    }
     module.exit_json(changed=bool(pushed), images=results, pushed=pushed, blobs_uploaded=uploaded, diff=diff)
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -18,7 +19,7 @@ description:
   - Playbooks call it first (the preflight role does, from C(preflight_roles)) and then run the roles with
     C(rolespec_validate=false), so each role's own validation task is not repeated.
   - This is an action plugin; the module file only documents it.
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 options:
   roles:
     description: The roles to validate, as C(ROLE) or C(ROLE:ENTRY_POINT) (for a role run with C(tasks_from)).
@@ -72,7 +73,6 @@ problems:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-
 
 ARGUMENT_SPEC = {
     "roles": {"type": "list", "elements": "str", "required": True},

@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -15,7 +16,7 @@ description:
     managers only.
   - On a manager whose swarm has lost quorum (no leader can be elected) it reports C(quorum_lost) instead of failing,
     so a recovery can decide what to do.
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   include_tokens:

@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -20,7 +21,7 @@ description:
     nothing on a node that is not locked. With the other states, a locked node is unlocked first when I(unlock_key)
     is given, and refused otherwise.
   - Which swarm a node is in is decided by ClusterID; workers read it from their swarm certificate.
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   state:
@@ -228,10 +229,10 @@ class Membership:
         # cluster's settings (not when asked to start a new cluster from it; a stale manager that is to leave or
         # join again does not wait: recover.yml makes those).
         if (self.params["state"] == "initialized" and node["state"] == "active" and node["role"] == "manager"
-                and not self.params["force_new_cluster"] and not self.client.cluster_answers()):
-            if not wait_until(self.client.cluster_answers, self.params["wait_timeout"]):
-                self.client.module.warn(f"no leader answered within {self.params['wait_timeout']}s: the managers "
-                                        "are down or lost quorum (recover.yml)")
+                and not self.params["force_new_cluster"] and not self.client.cluster_answers()
+                and not wait_until(self.client.cluster_answers, self.params["wait_timeout"])):
+            self.client.module.warn(f"no leader answered within {self.params['wait_timeout']}s: the managers "
+                                    "are down or lost quorum (recover.yml)")
         return node
 
     # -- settings kept on a managed swarm ---------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -13,7 +14,7 @@ description:
     (driver, subnet, gateway, ip_range, attachable, internal, encrypted, driver options, labels), the module fails
     with the differences, or, with I(recreate=when_unused), removes and creates it again while no service uses it.
   - Only the options that are given are compared; labels and driver options given are compared key by key.
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   name:

@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -15,7 +16,7 @@ description:
     majority would remain, or none at all; the message shows the arithmetic.
   - A promotion returns once the node is a reachable manager; a demotion once the node has stayed Ready as a worker
     for three heartbeat periods (its agent registers again, through another manager).
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   node:
@@ -111,6 +112,7 @@ quorum:
   type: str
 """
 
+import contextlib
 import json
 import time
 
@@ -258,12 +260,10 @@ class NodeManager:
         self.actions.append(f"remove {self.node['hostname']} ({self.node['id']})")
         self.result["changed"] = True
         if not self.client.check_mode:
-            try:
+            with contextlib.suppress(NotFound):
                 self.client.call("DELETE", f"/nodes/{self.node['id']}",
                                  params={"force": "1" if self.params["force"] or self.node["role"] == "manager" else "0"},
                                  what="node rm")
-            except NotFound:
-                pass
         self.finish({"present": True}, {"present": False})
 
     def finish(self, before: dict, after: dict) -> None:

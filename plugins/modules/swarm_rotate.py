@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -16,7 +17,7 @@ description:
     waits until the rotation finished and every node that is up holds a certificate from the new root. Nodes that
     are down get theirs when they come back.
   - I(unlock_key) replaces the autolock unlock key (autolock must be on) and returns the new one as C(unlock_key).
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   join_tokens:
@@ -128,8 +129,8 @@ class Rotation:
                               else root_fingerprint(self.client.inspect_swarm()))
         self.result.update(changed=bool(self.rotated), rotated=self.rotated, trust_root_fingerprint=after_root)
         if self.client.diff_mode:
-            before = {item: "current" for item in self.rotated}
-            after = {item: "new" for item in self.rotated}
+            before = dict.fromkeys(self.rotated, "current")
+            after = dict.fromkeys(self.rotated, "new")
             if self.params["ca"]:
                 before["trust_root"] = before_root
                 after["trust_root"] = "a new root" if self.client.check_mode else after_root

@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -13,7 +14,7 @@ description:
     removed.
   - The content is secret, so it is never returned, logged or shown in a diff.
   - Runs on a manager.
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker, swarmforge.swarm.swarmforge_versioned]
 seealso:
   - module: swarmforge.swarm.swarm_config

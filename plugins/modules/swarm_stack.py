@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -29,7 +30,7 @@ description:
     rerun changes nothing.
   - Variables in the compose are not interpolated (C(${VAR})); render the compose with Jinja (a template lookup into
     I(definition)) instead.
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   name:
@@ -141,8 +142,21 @@ import tempfile
 
 from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import SwarmClient, wait_until
 from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_stack import (
-    COMPARED_KEYS, DEFINITION_LABEL, IMAGE_LABEL, STACK_LABEL, ComposeError, compare, deep_merge, definition_changes,
-    desired_networks, desired_services, live_service, service_definitions, task_is_current, with_definition_labels)
+    COMPARED_KEYS,
+    DEFINITION_LABEL,
+    IMAGE_LABEL,
+    STACK_LABEL,
+    ComposeError,
+    compare,
+    deep_merge,
+    definition_changes,
+    desired_networks,
+    desired_services,
+    live_service,
+    service_definitions,
+    task_is_current,
+    with_definition_labels,
+)
 
 FAILED_TASK_STATES = ("failed", "rejected")
 

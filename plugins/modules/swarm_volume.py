@@ -1,7 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -13,7 +14,7 @@ description:
     module compares the live driver, options and labels with the asked ones and fails with the differences, or, with
     I(recreate=when_unused), removes and creates the volume while no container uses it.
   - I(nfs) builds the local driver's options for an NFS mount (C(type=nfs), C(o=addr=...), C(device=:/path)).
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 extends_documentation_fragment: [swarmforge.swarm.swarmforge_docker]
 options:
   name:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: swarmforge contributors
 # Apache License 2.0
 """The linear strategy, run through Mitogen when the `mitogen` package is installed (requirements.txt pins it).
@@ -18,7 +17,7 @@ description:
   - Runs tasks in order on every host, as the linear strategy does, with Mitogen's persistent interpreters when the
     C(mitogen) Python package is importable on the controller; otherwise exactly the linear strategy.
   - Hosts reached with the C(ssh), C(local) or C(docker) connections use Mitogen; other connections run as usual.
-author: swarmforge contributors
+author: swarmforge contributors (@swarmforge)
 """
 
 import ast

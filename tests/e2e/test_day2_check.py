@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from helpers import lab_env, lab_inventory, playbook, recap
 
 # name: (arguments, hosts that may report a change: None = none may)

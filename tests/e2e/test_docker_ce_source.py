@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from helpers import lab_playbook, recap
+
 from lab import dockerrepo
 from lab.spec import DEBIAN_SUITES
 

@@ -9,10 +9,9 @@ import urllib.error
 import urllib.request
 import uuid
 
+import yaml
 from ansible.constants import DEFAULT_VAULT_ID_MATCH
 from ansible.parsing.vault import VaultLib, VaultSecret
-import yaml
-
 from helpers import REPO
 
 

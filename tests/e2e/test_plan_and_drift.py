@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from helpers import REPO, lab_env, lab_inventory, playbook, recap
 
 # A network of this test's own: the lab's overlay carries the stacks and cannot be recreated under them.

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-
 from helpers import OTHER_ENGINE, REPO
+
 from lab.appimages import ensure_busybox_image
 
 

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from helpers import OTHER_ENGINE, run_module
 
 

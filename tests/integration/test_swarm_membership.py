@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import docker
-
 from helpers import run_module
 
 

@@ -6,7 +6,6 @@ import time
 
 import docker
 import pytest
-
 from helpers import run_module
 
 NAME = "sf-it-net"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import docker
+import time
 
+import docker
 from helpers import run_module
+
 from lab.appimages import BUSYBOX_IMAGE
 
 
@@ -101,8 +103,6 @@ def test_outside_a_swarm_the_advice_is_to_use_a_manager(no_swarm: docker.DockerC
 
 
 def _wait_running(engine: docker.DockerClient, service, timeout: float = 60) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(t["Status"]["State"] == "running" for t in service.tasks()):

@@ -4,7 +4,6 @@ nothing, and no token or key reaches the output."""
 from __future__ import annotations
 
 import docker
-
 from helpers import run_module
 
 

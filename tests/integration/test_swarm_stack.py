@@ -7,7 +7,6 @@ import time
 
 import docker
 import pytest
-
 from helpers import run_module
 
 STACK = "sfit"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import docker
 import pytest
-
 from helpers import run_module
 
 NAME = "sf-it-vol"

@@ -13,8 +13,8 @@ from pathlib import Path
 import docker
 import pytest
 import yaml
-
 from helpers import REPO, lab_cli, lab_inventory, lab_state, run
+
 from lab import dockerrepo
 from lab.appimages import HAPROXY, ensure_debian_image, listed_paths, needed_members
 from lab.containers import LABEL

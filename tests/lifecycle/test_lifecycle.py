@@ -22,8 +22,8 @@ import time
 import urllib.request
 
 import yaml
-
 from helpers import REPO, TEST_LAB_SUBNET, VENV_BIN, lab_cli, lab_playbook, recap
+
 from lab import dockerrepo
 from lab.secrets import secret_values
 
@@ -115,7 +115,7 @@ def test_3_grow_to_three_managers_and_a_worker_with_scale(cluster) -> None:
         token = cluster.host("manager1").check_output(f"docker swarm join-token -q {kind}")
         assert token and token not in output, f"the {kind} join token is in scale.yml's -vvv output"
     assert set(recap(output)) == {"manager2", "manager3", "worker3"}, "only the new hosts are in the run"
-    joined = [line for line in output.splitlines() if line.startswith("TASK [swarm : Swarm | managers join")]
+    joined = [line for line in output.splitlines() if line.startswith("TASK [swarmforge.swarm.swarm : Swarm | managers join")]
     assert joined, "the managers joined through the one-at-a-time task"
     listed = nodes(cluster)
     assert listed["worker3"]["Status"] == "Ready" and listed["worker3"]["ManagerStatus"] == ""
@@ -289,7 +289,7 @@ class UpgradeWatch(Watch):
     def longest_silence(self) -> float:
         """Seconds between two rounds in which the web stack answered (the whole watch when it never did)."""
         times = [self.rounds[0][0]] + [at for at, _, answered in self.rounds if answered] + [self.rounds[-1][0]]
-        return max(later - earlier for earlier, later in zip(times, times[1:]))
+        return max(later - earlier for earlier, later in zip(times, times[1:], strict=False))
 
 
 def engine_packages(cluster) -> dict[str, str]:
@@ -334,7 +334,7 @@ def test_7_rolling_engine_upgrade(cluster) -> None:
     assert all(f"Docker engine | autolock, unlock {name}" in output for name in ("manager1", "manager2", "manager3"))
     assert not any(key in output for key in AUTOLOCK["keys"])
     order = [line.split(" on ")[-1].split(" ")[0].rstrip("]") for line in output.splitlines()
-             if line.startswith("TASK [swarm_upgrade : Upgrade | drain, and wait until no task runs, on ")]
+             if line.startswith("TASK [swarmforge.swarm.swarm_upgrade : Upgrade | drain, and wait until no task runs, on ")]
     # Managers one at a time, in order; then the workers, half of them at a time.
     assert order[:3] == ["manager1", "manager2", "manager3"] and sorted(order[3:]) == ["worker1", "worker2"]
     # Every node but the one whose engine did not start runs the new packages; that one has its previous ones back.
@@ -351,7 +351,7 @@ def test_7_rolling_engine_upgrade(cluster) -> None:
         again = run_ok(cluster, "upgrade.yml", "-e", "upgrade_worker_batch=50%", *AUTOLOCK["args"])
     assert set(changed_hosts(again)) == {"worker2"}, changed_hosts(again)
     drained = [line.split(" on ")[-1].split(" ")[0].rstrip("]") for line in again.splitlines()
-               if line.startswith("TASK [swarm_upgrade : Upgrade | drain, and wait until no task runs, on ")]
+               if line.startswith("TASK [swarmforge.swarm.swarm_upgrade : Upgrade | drain, and wait until no task runs, on ")]
     assert drained == ["worker2"], again[-4000:]
     assert set(engine_packages(cluster).values()) == {second}
     assert set(cluster.host("worker2").check_output("apt-mark showhold").split()) >= {"docker-ce", "docker-ce-cli"}

@@ -13,7 +13,6 @@ import os
 import re
 
 import pytest
-
 from helpers import REPO, VENV_BIN, run
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

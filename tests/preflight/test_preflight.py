@@ -9,7 +9,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from helpers import REPO, playbook, recap
 
 INVENTORIES = REPO / "tests" / "preflight" / "inventories"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-
 from cluster import Cluster, converge
 from helpers import VM_LAB_NAME, lab_playbook
 

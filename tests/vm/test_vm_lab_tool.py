@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers import lab_cli, lab_state
+
 from lab.spec import LabSpec
 from lab.vm import process_name, vm_dir
 

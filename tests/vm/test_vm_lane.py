@@ -180,4 +180,4 @@ def test_rerun_of_what_a_real_kernel_changes_changes_nothing(vm_cluster) -> None
     assert set(hosts) == {node.name for node in vm_cluster.spec.nodes}
     assert {host: counts["changed"] for host, counts in hosts.items() if counts["changed"]} == {}
     for tag in RERUN_TAGS:
-        assert f"TASK [{tag} : " in again.stdout, f"the rerun ran no task of {tag}"
+        assert f"TASK [swarmforge.swarm.{tag} : " in again.stdout, f"the rerun ran no task of {tag}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from helpers import REPO, VM_LAB_NAME, lab_cli
 from vm.test_vm_lab_tool import qemu_names
 

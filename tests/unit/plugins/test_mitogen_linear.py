@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-
 from ansible_collections.swarmforge.swarm.plugins.strategy.mitogen_linear import collection_module_utils
 
 REPO = Path(__file__).resolve().parents[3]

@@ -32,10 +32,7 @@ def tasks_with_delegate_to() -> list[tuple[str, str, str]]:
 
 def unguarded(expression: str) -> bool:
     """A pick with nothing after it to fall back on when the sequence is empty."""
-    for match in PICKS.finditer(expression):
-        if "default(" not in expression[match.end():]:
-            return True
-    return False
+    return any("default(" not in expression[match.end():] for match in PICKS.finditer(expression))
 
 
 @pytest.mark.parametrize(("expression", "expected"), [

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleActionFail
-
 from ansible_collections.swarmforge.swarm.plugins.action.registry_seed import config_digest, make_bundle
 
 LAYER = b"".join(bytes([i % 251]) * 4096 for i in range(64))  # not a real tar: the plugin treats layers as bytes

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleActionFail
-
 from ansible_collections.swarmforge.swarm.plugins.action.role_arguments import known_names, load_spec, misspelt, parse_entry, read_specs, readable
 
 ROLES = Path(__file__).resolve().parents[4] / "roles"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.swarmforge.swarm.plugins.filter.addresses import duplicates, in_network, ip_version, overlapping
 
 ENTRIES = ["172.28.88.11", "fd00:88::11", "10.0.0.0/8", "fd00::/64", "192.168.1.5/24"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.swarmforge.swarm.plugins.filter.daemon import daemon_option_problems, daemon_options_typed
 
 LAB = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"},

@@ -6,7 +6,6 @@ from __future__ import annotations
 import bcrypt
 import pytest
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.swarmforge.swarm.plugins.filter.registry import registry_ca_files, registry_htpasswd
 
 USERS = [{"username": "deploy", "password": "s3cret"}, {"username": "ci", "password": "other"}]

@@ -4,20 +4,24 @@ import datetime
 import time
 
 import pytest
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import (
+    advice_for,
+    certificate_subject,
+    normalize_node,
+    quorum_after,
+    wait_until,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import (advice_for, certificate_subject, normalize_node, quorum_after,
-                                                    wait_until)
 
 
 def swarm_node_pem(role: str) -> str:
     """A certificate shaped like a swarm node's (O=cluster id, OU=role, CN=node id), followed by its CA's, as
     /var/lib/docker/swarm/certificates/swarm-node.crt holds them."""
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "swarm-ca")])
 
     def certificate(subject: x509.Name) -> str:
@@ -48,7 +52,7 @@ def test_wait_until_returns_the_first_true_answer_or_the_last_false_one_at_the_d
     answers = iter([0, "", "done", "later"])
     assert wait_until(lambda: next(answers), timeout=5, every=0.01) == "done"
     started = time.monotonic()
-    assert wait_until(lambda: [], timeout=0.2, every=0.05) == []
+    assert wait_until(list, timeout=0.2, every=0.05) == []
     assert 0.2 <= time.monotonic() - started < 1.0
 
 

@@ -3,11 +3,21 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ansible_collections.swarmforge.swarm.plugins.module_utils import swarmforge_stack as stack
 from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_stack import (
-    ComposeError, command_list, compare, deep_merge, desired_networks, desired_services, duration_ns,
-    environment_list, image_reference, live_service, size_bytes, task_is_current)
+    ComposeError,
+    command_list,
+    compare,
+    deep_merge,
+    desired_networks,
+    desired_services,
+    duration_ns,
+    environment_list,
+    image_reference,
+    live_service,
+    size_bytes,
+    task_is_current,
+)
 
 
 @pytest.mark.parametrize(("value", "expected"), [

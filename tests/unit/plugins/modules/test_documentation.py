@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import COMMON_ARGUMENT_SPEC
 from helpers import VENV_BIN, run
 

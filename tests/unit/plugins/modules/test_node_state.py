@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from ansible_collections.swarmforge.swarm.plugins.modules.node_state import ARGUMENT_SPEC, differences, sysctl_file_values
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ansible_collections.swarmforge.swarm.plugins.modules.swarm_info import service_facts
 
 HOSTNAMES = {"n1": "manager1", "n2": "worker1"}

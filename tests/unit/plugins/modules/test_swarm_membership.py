@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ansible_collections.swarmforge.swarm.plugins.modules.swarm_membership import address_host, parse_duration
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ansible_collections.swarmforge.swarm.plugins.modules.swarm_network import asked_view, create_payload, differences, live_view
 
 LIVE = {"Id": "n1", "Driver": "overlay", "Attachable": True, "Internal": False,

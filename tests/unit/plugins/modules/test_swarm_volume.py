@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ansible_collections.swarmforge.swarm.plugins.modules.swarm_volume import asked_view, differences, live_view, nfs_options
 
 NFS = {"server": "172.28.88.31", "path": "/srv/nfs/html", "version": "4", "options": ["rw", "nolock"]}
