@@ -12,9 +12,10 @@ their output is printed when they end. The host engine's tests that deploy servi
 Molecule scenarios (molecule: the roles'; clusters: the cluster topologies', each on lab nodes of its own) run one
 after another in a background lane beside e2e and lifecycle, which wait on their swarm about half the time; Debian
 13's engine's (integration-debian13-services; `make integration` runs all four) in a lane of their own, followed by
-ansible-test sanity on the built collection (sanity); both lanes are joined before the VM lane. A lab is removed when the next stage needs the other one (the VMs need every core)
-and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass stage names to run only those (e.g. `python tests/run_suite.py
-unit integration`); a stage whose partner is not selected runs in the foreground.
+ansible-test sanity on the built collection (sanity); both lanes are joined before the VM lane. A lab is removed
+when the next stage needs the other one (the VMs need every core) and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass
+stage names to run only those (e.g. `python tests/run_suite.py unit integration`); a stage whose partner is not
+selected runs in the foreground.
 """
 
 from __future__ import annotations
