@@ -168,8 +168,8 @@ class ActionModule(ActionBase):
                 os.remove(bundle)
                 bundles[i] = remote
             self._fixup_perms2([remote_tmp, *bundles.values()])
-            pushed = self._execute_module("swarmforge.swarm.registry_seed", module_args={**module_args,
-                                                                        "images": module_images(bundles)},
+            pushed = self._execute_module("swarmforge.swarm.registry_seed",
+                                          module_args={**module_args, "images": module_images(bundles)},
                                           task_vars=task_vars)
         finally:
             shutil.rmtree(local, ignore_errors=True)

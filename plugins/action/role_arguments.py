@@ -26,7 +26,7 @@ PASSED = "every value the roles will read is valid"
 
 def parse_entry(entry: str) -> tuple[str, str]:
     """`role` or `role:entry` -> (role, entry point)."""
-    role, _, point = entry.partition(":")
+    role, _colon, point = entry.partition(":")
     if not role or ":" in point:
         raise AnsibleActionFail(f"roles: {entry!r} is neither ROLE nor ROLE:ENTRY_POINT")
     return role, point or "main"

@@ -61,9 +61,11 @@ notes:
 attributes:
   check_mode:
     support: full
+    description: Compares and reports what would change, changing nothing.
   diff_mode:
     support: full
     description: Name and content hash before and after, never the content.
   idempotent:
     support: full
+    description: Run again with the same arguments, it changes nothing.
 """

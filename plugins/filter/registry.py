@@ -56,8 +56,8 @@ def registry_htpasswd(users, current=""):
             verified = bool(kept) and bcrypt.checkpw(password, kept.encode())
         except ValueError:  # not a bcrypt hash (another scheme, or damaged): made again
             verified = False
-        lines.append("{}:{}".format(name, kept if verified else
-                                bcrypt.hashpw(password, bcrypt.gensalt(BCRYPT_ROUNDS)).decode()))
+        hashed = kept if verified else bcrypt.hashpw(password, bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+        lines.append(f"{name}:{hashed}")
     return "".join(line + "\n" for line in lines)
 
 

@@ -35,7 +35,10 @@ except ImportError:
     class APIError(Exception):  # type: ignore[no-redef]
         """Stands in so `except APIError` stays valid when the SDK is missing (the module fails before using it)."""
 
-    NotFound = DockerException = RequestException = HTTPError = APIError  # type: ignore[misc,assignment]
+    class NotFound(APIError):  # type: ignore[no-redef]  # noqa: N818 - the SDK's name, which it stands in for
+        """Stands in for the SDK's NotFound, a kind of APIError as there."""
+
+    DockerException = RequestException = HTTPError = APIError  # type: ignore[misc,assignment]
 
 API_VERSION = "1.41"  # Docker 20.10, the oldest engine swarmforge supports; newer engines serve it too.
 SDK_HINT = "docker (the Docker SDK for Python: python3-docker on Debian/Ubuntu, or pip install docker)"
@@ -174,7 +177,7 @@ class SwarmClient:
         its tasks can pull; empty when this node has no login there (the service keeps the one its spec carries)."""
         if not image:
             return {}
-        registry, _ = docker.auth.resolve_repository_name(image.split("@", 1)[0])
+        registry = docker.auth.resolve_repository_name(image.split("@", 1)[0])[0]
         header = docker.auth.get_config_header(self.api, registry)
         return {"X-Registry-Auth": header.decode() if isinstance(header, bytes) else header} if header else {}
 
@@ -293,7 +296,7 @@ def certificate_subject(pem: str) -> dict[str, str]:
     for tag, rdn in _der_items(fields[4][1]):
         if tag != 0x31:
             continue
-        for _, attribute in _der_items(rdn):
+        for _tag, attribute in _der_items(rdn):
             parts = _der_items(attribute)
             if len(parts) == 2 and parts[0][0] == 0x06 and parts[0][1] in SUBJECT_OIDS:
                 subject[SUBJECT_OIDS[parts[0][1]]] = parts[1][1].decode("utf-8", "replace")

@@ -129,7 +129,7 @@ def _ports(value: list) -> list[tuple]:
             ports.append((int(entry["published"]) if entry.get("published") is not None else None,
                           int(entry["target"]), entry.get("protocol", "tcp"), entry.get("mode", "ingress")))
             continue
-        text, _, protocol = str(entry).partition("/")
+        text, _slash, protocol = str(entry).partition("/")
         pieces = text.split(":")
         if len(pieces) == 1:
             ports.append((None, int(pieces[0]), protocol or "tcp", "ingress"))
@@ -264,7 +264,7 @@ def _referenced(service: dict) -> dict[str, list[str]]:
     networks = service.get("networks", ["default"])
     volumes = []
     for entry in service.get("volumes") or []:
-        source = entry.get("source") if isinstance(entry, dict) else str(entry).split(":")[0]
+        source = entry.get("source") if isinstance(entry, dict) else str(entry).split(":", maxsplit=1)[0]
         if source and not str(source).startswith(("/", ".", "~")):
             volumes.append(str(source))
     return {

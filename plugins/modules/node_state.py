@@ -167,11 +167,14 @@ attributes:
   check_mode:
     support: full
     details: Read-only, so it runs the same in check mode.
+    description: Compares and reports what would change, changing nothing.
   diff_mode:
     support: none
     details: It lists differences in I(differences); the tasks it lets run show the diffs.
+    description: Shows what differs, before and after.
   idempotent:
     support: full
+    description: Run again with the same arguments, it changes nothing.
 """
 
 EXAMPLES = r"""
@@ -308,10 +311,10 @@ def installed_packages(names):
     if not names:
         return set()
     if shutil.which("dpkg-query"):
-        _, out = run(["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *names])
+        _rc, out = run(["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *names])
         return {line.split()[0] for line in out.splitlines() if line.endswith(" installed")}
     if shutil.which("rpm"):
-        _, out = run(["rpm", "-q", "--qf", "%{NAME}\n", *names])
+        _rc, out = run(["rpm", "-q", "--qf", "%{NAME}\n", *names])
         return {line.strip() for line in out.splitlines() if line.strip() in names}
     return set()
 
@@ -319,13 +322,13 @@ def installed_packages(names):
 def held_packages():
     if not shutil.which("apt-mark"):
         return set()
-    _, out = run(["apt-mark", "showhold"])
+    _rc, out = run(["apt-mark", "showhold"])
     return set(out.split())
 
 
 def unit_state(name):
-    _, enabled = run(["systemctl", "is-enabled", name])
-    _, active = run(["systemctl", "is-active", name])
+    _rc, enabled = run(["systemctl", "is-enabled", name])
+    _rc, active = run(["systemctl", "is-active", name])
     return enabled.strip() in ("enabled", "enabled-runtime", "static", "alias"), active.strip() == "active"
 
 
@@ -406,7 +409,7 @@ def sysctl_file_values(path):
     for line in (read_bytes(path) or b"").decode(errors="replace").splitlines():
         line = line.strip()
         if line and not line.startswith(("#", ";")) and "=" in line:
-            name, _, value = line.partition("=")
+            name, _equals, value = line.partition("=")
             values[name.strip()] = " ".join(value.split())
     return values
 

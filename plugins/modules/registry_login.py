@@ -47,10 +47,13 @@ attributes:
   check_mode:
     support: full
     details: Compares and reports; neither the engine's login nor the file's write happens.
+    description: Compares and reports what would change, changing nothing.
   diff_mode:
     support: full
+    description: Shows what differs, before and after.
   idempotent:
     support: full
+    description: Run again with the same arguments, it changes nothing.
 notes:
   - A credential helper (C(credsStore) or a C(credHelpers) entry for the registry) would take precedence over the
     C(auths) entry, so the module refuses then, naming the setting.

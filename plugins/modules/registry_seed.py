@@ -71,10 +71,13 @@ attributes:
   check_mode:
     support: full
     details: Lists the images that would be pushed and sends nothing.
+    description: Compares and reports what would change, changing nothing.
   diff_mode:
     support: full
+    description: Shows what differs, before and after.
   idempotent:
     support: full
+    description: Run again with the same arguments, it changes nothing.
 notes:
   - With O(username), every request carries that login (Basic authentication, as the distribution registry's
     htpasswd auth takes it).
@@ -244,7 +247,7 @@ def main():
                                      "plugin computes it)".format(image["name"], image["tag"]))
             served = registry.served_config(image["name"], image["tag"])
             entry = {"name": image["name"], "tag": image["tag"], "wanted": image["config_digest"], "served": served,
-                         "action": "none" if served == image["config_digest"] else "push"}
+                     "action": "none" if served == image["config_digest"] else "push"}
             results.append(entry)
             if entry["action"] == "none":
                 continue

@@ -41,8 +41,10 @@ attributes:
     description: Reads only.
   diff_mode:
     support: none
+    description: Shows what differs, before and after.
   idempotent:
     support: full
+    description: Run again with the same arguments, it changes nothing.
 """
 
 EXAMPLES = r"""
@@ -65,9 +67,9 @@ local:
   type: dict
   contains:
     state: {description: "inactive, pending, active, error or locked.", type: str}
-    node_id: {description: This node's NodeID, or null outside a swarm., type: str}
-    cluster_id: {description: The ClusterID of its swarm, or null., type: str}
-    role: {description: manager or worker, or null outside a swarm., type: str}
+    node_id: {description: "This node's NodeID, or null outside a swarm.", type: str}
+    cluster_id: {description: "The ClusterID of its swarm, or null.", type: str}
+    role: {description: "manager or worker, or null outside a swarm.", type: str}
     node_addr: {description: The address this node advertises., type: str}
     remote_managers: {description: Manager addresses this node knows., type: list, elements: str}
 is_manager:
@@ -177,8 +179,8 @@ def service_facts(services: list[dict], tasks: list[dict], hostnames: dict[str, 
             "image": spec["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0],
             "desired": status.get("DesiredTasks", 0),
             "running": status.get("RunningTasks", 0),
-            "converged": status.get("RunningTasks", 0) == status.get("DesiredTasks", 0)
-                         and (service.get("UpdateStatus") or {}).get("State") not in ("updating", "rollback_started"),
+            "converged": (status.get("RunningTasks", 0) == status.get("DesiredTasks", 0)
+                          and (service.get("UpdateStatus") or {}).get("State") not in ("updating", "rollback_started")),
             "update_state": (service.get("UpdateStatus") or {}).get("State"),
             "ports": ports,
             "nodes": sorted(running_on.get(service["ID"], set())),

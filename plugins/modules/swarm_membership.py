@@ -110,6 +110,7 @@ attributes:
     description: Before and after of membership and of the compared cluster settings.
   idempotent:
     support: full
+    description: Run again with the same arguments, it changes nothing.
 seealso:
   - module: swarmforge.swarm.swarm_node
   - module: swarmforge.swarm.swarm_info
@@ -287,6 +288,7 @@ class Membership:
             self.client.fail(f"swarm unlock refused the key ({explanation}): unlock_key is not this swarm's current "
                              "unlock key. After a rotation the new key is in the file rotate.yml wrote; "
                              "`docker swarm unlock-key -q` on an unlocked manager prints the current one")
+
         def active() -> bool:
             self.before = self.client.local_node(refresh=True)
             return self.before["state"] == "active"

@@ -64,11 +64,13 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Compares and reports what would change, changing nothing.
   diff_mode:
     support: full
     description: The compared fields before and after.
   idempotent:
     support: full
+    description: Run again with the same arguments, it changes nothing.
 seealso:
   - module: swarmforge.swarm.swarm_volume
 """

@@ -85,6 +85,7 @@ attributes:
     description: The compared fields of every service that differs, live and desired.
   idempotent:
     support: full
+    description: Run again with the same arguments, it changes nothing.
 seealso:
   - module: swarmforge.swarm.swarm_secret
   - module: swarmforge.swarm.swarm_config
@@ -222,8 +223,8 @@ class StackManager:
                         differences.setdefault(field, pair)
             plan[name] = {"action": "update" if differences else "none", "fields": sorted(differences)}
             if differences:
-                before[name] = {field: have for field, (have, _) in differences.items()}
-                after[name] = {field: want for field, (_, want) in differences.items()}
+                before[name] = {field: pair[0] for field, pair in differences.items()}
+                after[name] = {field: pair[1] for field, pair in differences.items()}
         for name in sorted(set(live) - set(desired)):
             if self.params["prune"]:
                 plan[name] = {"action": "remove", "fields": []}
@@ -385,8 +386,8 @@ class StackManager:
                 plan[name] = {"action": "none", "fields": [], "reason": "the previous spec is the live one"}
                 continue
             plan[name] = {"action": "rollback", "fields": sorted(differences)}
-            before[name] = {field: live_value for field, (live_value, _) in differences.items()}
-            after[name] = {field: previous_value for field, (_, previous_value) in differences.items()}
+            before[name] = {field: pair[0] for field, pair in differences.items()}
+            after[name] = {field: pair[1] for field, pair in differences.items()}
         changed = any(item["action"] == "rollback" for item in plan.values())
         result = {"changed": changed, "services": plan, "networks_created": []}
         if self.client.diff_mode:

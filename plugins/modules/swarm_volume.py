@@ -65,10 +65,13 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Compares and reports what would change, changing nothing.
   diff_mode:
     support: full
+    description: Shows what differs, before and after.
   idempotent:
     support: full
+    description: Run again with the same arguments, it changes nothing.
 seealso:
   - module: swarmforge.swarm.swarm_network
 """

@@ -79,7 +79,7 @@ else:
 
     def _scan(module_name, module_path, search_path):
         listed = list(_mitogen_scan(module_name, module_path, search_path))
-        known = {name for name, _, _ in listed}
+        known = {entry[0] for entry in listed}
         return sorted(listed + [entry for entry in collection_module_utils(module_path) if entry[0] not in known])
 
     ansible_mitogen.module_finder.scan = _scan

@@ -177,7 +177,7 @@ def test_rerun_of_what_a_real_kernel_changes_changes_nothing(vm_cluster) -> None
     again = lane_playbook("site.yml", "--tags", ",".join(RERUN_TAGS))
     assert again.returncode == 0, again.stdout[-4000:]
     hosts = recap(again.stdout)
-    assert set(hosts) == {node.name for node in vm_cluster.spec.nodes}
+    assert set(hosts) - {"localhost"} == {node.name for node in vm_cluster.spec.nodes}  # localhost: the inventory check
     assert {host: counts["changed"] for host, counts in hosts.items() if counts["changed"]} == {}
     for tag in RERUN_TAGS:
         assert f"TASK [swarmforge.swarm.{tag} : " in again.stdout, f"the rerun ran no task of {tag}"
