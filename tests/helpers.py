@@ -44,8 +44,9 @@ def ansible_env(**extra: str) -> dict[str, str]:
 
 
 def run(command: list[str], timeout: float = 1800, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    # No terminal: a prompt (pause) must answer empty at once, never wait.
-    return subprocess.run(command, cwd=REPO, env=ansible_env(**extra_env), capture_output=True, text=True,
+    # No terminal: a prompt (pause) must answer empty at once, never wait. PWD as a shell sets it for what it starts
+    # (the status reports and preflight's inventory listing start from the directory the operator is in).
+    return subprocess.run(command, cwd=REPO, env=ansible_env(PWD=str(REPO), **extra_env), capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=timeout, check=False)
 
 
@@ -129,6 +130,8 @@ OPERATOR_CFG = """\
 collections_path = {collections}
 strategy = swarmforge.swarm.mitogen_linear
 forks = 20
+gathering = smart
+inject_facts_as_vars = False
 interpreter_python = auto_silent
 callbacks_enabled = ansible.posix.profile_tasks
 retry_files_enabled = False
@@ -177,7 +180,7 @@ class Outside:
     def run(self, tool: str, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
         """An Ansible command-line tool (ansible-playbook, ansible-doc, ...) run in this directory."""
         env = ansible_env(**lab_env(self.lab))
-        env["ANSIBLE_CONFIG"] = str(self.root / "ansible.cfg")
+        env.update(ANSIBLE_CONFIG=str(self.root / "ansible.cfg"), PWD=str(self.root))
         return subprocess.run([str(VENV_BIN / tool), *args], cwd=self.root, env=env, capture_output=True, text=True,
                               stdin=subprocess.DEVNULL, timeout=timeout, check=False)
 
