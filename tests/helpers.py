@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -140,25 +141,22 @@ retry_files_enabled = False
 pipelining = True
 ssh_args = -o ControlMaster=auto -o ControlPersist=120s
 """
-_INSTALLED: dict[str, Path] = {}
 
-
+@functools.cache
 def install_collection() -> Path:
     """Build the collection from this checkout and install the artefact into a collections path of its own, once per
     test session (offline: its dependencies come with the `ansible` package, so --no-deps). Returns that path."""
-    if "path" not in _INSTALLED:
-        work = Path(tempfile.mkdtemp(prefix="swarmforge-collection-"))
-        built = run([str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(work / "dist")],
-                    timeout=300)
-        assert built.returncode == 0, built.stdout + built.stderr
-        artefact = next((work / "dist").glob("swarmforge-swarm-*.tar.gz"))
-        # As the only collections path: the repository's own (its link to itself) would count as installed already.
-        installed = run([str(VENV_BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "-p",
-                         str(work / "collections"), str(artefact)], timeout=300,
-                        ANSIBLE_COLLECTIONS_PATH=str(work / "collections"))
-        assert installed.returncode == 0, installed.stdout + installed.stderr
-        _INSTALLED["path"] = work / "collections"
-    return _INSTALLED["path"]
+    work = Path(tempfile.mkdtemp(prefix="swarmforge-collection-"))
+    built = run([str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(work / "dist")],
+                timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    artefact = next((work / "dist").glob("swarmforge-swarm-*.tar.gz"))
+    # As the only collections path: the repository's own (its link to itself) would count as installed already.
+    installed = run([str(VENV_BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "-p",
+                     str(work / "collections"), str(artefact)], timeout=300,
+                    ANSIBLE_COLLECTIONS_PATH=str(work / "collections"))
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return work / "collections"
 
 
 class Outside:
