@@ -26,3 +26,34 @@ def test_a_module_lists_its_module_utils_and_theirs() -> None:
 
 def test_a_module_without_collection_imports_lists_nothing() -> None:
     assert collection_module_utils(str(REPO / "plugins" / "modules" / "node_state.py")) == []
+
+
+def planner_for(module: str, wrap_async: bool):
+    """Mitogen's planner for a module, its scan already done (what Mitogen's own scan lists: no collection imports)."""
+    from ansible_mitogen.planner import NewStylePlanner  # noqa: PLC0415 - patched when the strategy is imported
+
+    class Invocation:
+        module_path = str(REPO / "plugins" / "modules" / f"{module}.py")
+        module_name = f"swarmforge.swarm.{module}"
+        task_vars: dict = {}
+
+    Invocation.wrap_async = wrap_async
+    planner = NewStylePlanner.__new__(NewStylePlanner)
+    planner._inv = Invocation()
+    planner._module_map = {"builtin": ["ansible.module_utils.basic"], "custom": []}
+    return planner
+
+
+def test_an_async_job_gets_the_collection_module_utils_listed_once() -> None:
+    planner = planner_for("swarm_config", wrap_async=True)
+    listed = planner.get_module_map()
+    assert [name for name, _, _ in listed["custom"]] == [f"{UTILS}.swarmforge_docker", f"{UTILS}.swarmforge_versioned"]
+    assert listed["builtin"] == ["ansible.module_utils.basic"]
+    assert planner.get_module_map() == listed
+    assert planner.should_fork(), "an async job runs in a child of its own, as Mitogen runs every async job"
+
+
+def test_a_task_run_in_place_gets_nothing_added_and_is_not_forked() -> None:
+    planner = planner_for("swarm_config", wrap_async=False)
+    assert planner.get_module_map() == {"builtin": ["ansible.module_utils.basic"], "custom": []}
+    assert not planner.should_fork(), "it runs in the host's persistent interpreter, as a module without them does"
