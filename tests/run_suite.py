@@ -58,6 +58,7 @@ class Stage:
     skipped: int = 0
     seconds: float = 0.0
     exit_code: int = 0
+    cpu: tuple[int, int] | None = None  # the machine's CPU counters at its start (foreground stages)
     skip_reasons: list[str] = field(default_factory=list)
 
 
@@ -141,6 +142,19 @@ def junit_seconds(report: Path) -> float:
     return sum(float(suite.get("time", 0)) for suite in suites)
 
 
+def cpu_counters() -> tuple[int, int]:
+    """This machine's busy and total CPU time so far (jiffies, all cores), from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def cpu_busy(since: tuple[int, int]) -> str:
+    """How busy all of this machine's cores were since those counters, e.g. ', cores 87% busy'."""
+    busy, total = cpu_counters()
+    return f", cores {100 * (busy - since[0]) / max(1, total - since[1]):.0f}% busy"
+
+
 def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
                 ) -> tuple[subprocess.Popen, float, Path | None] | None:
     paths = [path for each in (stage, *partners) for path in each.paths if (REPO / path.split("::")[0]).exists()]
@@ -154,6 +168,7 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
     where += "".join(f", with {partner.name} in its session" for partner in partners)
     print(f"\n== stage {stage.name}{where}: pytest {' '.join(paths)}", flush=True)
     log = REPORTS / f"{stage.name}.log" if background else None
+    stage.cpu = None if background else cpu_counters()
     sink = log.open("w", encoding="utf-8") if log else None
     process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
                                 f"--junitxml={report}", *stage.options, *paths], cwd=REPO,
@@ -187,9 +202,12 @@ def finish_stage(stage: Stage, started: tuple[subprocess.Popen, float, Path | No
             stage.seconds = min(stage.seconds, junit_seconds(report) or stage.seconds)
     if process.returncode not in (0, 5) and stage.failed + sum(partner.failed for partner in partners) == 0:
         stage.failed = 1  # pytest itself failed (collection error, crash): count it
+    # How busy the cores were while a foreground stage ran (the background stages beside it included): a stage that
+    # takes longer at 100 % waited on the cores, one at 50 % on something else.
+    load = cpu_busy(stage.cpu) if stage.cpu else ""
     for each in (stage, *partners):
         print(f"== stage {each.name}: {each.passed} passed, {each.failed} failed, {each.skipped} skipped "
-              f"in {each.seconds:.0f}s", flush=True)
+              f"in {each.seconds:.0f}s{load if each is stage else ''}", flush=True)
 
 
 def run_stage(stage: Stage, partners: tuple[Stage, ...] = ()) -> None:
@@ -253,6 +271,7 @@ def main(selected: list[str]) -> int:
         return code
 
     suite_started = time.monotonic()
+    suite_cpu = cpu_counters()
     names = {stage.name for stage in stages}
     background: list[BackgroundStage] = []  # in the order they started
     prepared: bool | None = None
@@ -314,6 +333,7 @@ def main(selected: list[str]) -> int:
     print("\n== durations")
     for name, seconds in timings:
         print(f"   {name:<24}{seconds:7.0f}s")
+    print(f"   (the whole run{cpu_busy(suite_cpu)})")
     reasons = [reason for stage in stages for reason in stage.skip_reasons]
     if reasons:
         print("== skipped, with the reason")
