@@ -19,11 +19,13 @@ COMPOSE = {
             "command": ["sh", "-c", "echo $$GREETING > /www/index.html; exec httpd -f -p 8080 -h /www"],
             "environment": {"GREETING": "v1"},
             "networks": ["back"],
+            # The commands run as PID 1 and ignore SIGTERM: each stopped task would wait out the default 10 s.
+            "stop_grace_period": "1s",
             "deploy": {"replicas": 2, "update_config": {"parallelism": 1, "delay": "1s", "order": "start-first",
                                                         "failure_action": "rollback", "monitor": "3s"},
                        "labels": {"tier": "web"}},
         },
-        "idle": {"image": IMAGE, "command": ["sleep", "3600"], "networks": ["back"]},
+        "idle": {"image": IMAGE, "command": ["sleep", "3600"], "networks": ["back"], "stop_grace_period": "1s"},
     },
     "networks": {"back": {"driver": "overlay", "attachable": True}},
 }
@@ -192,8 +194,8 @@ def web_spec(engine: docker.DockerClient) -> dict:
 
 # Fields the live comparison does not know, each changed in turn on the deployed stack: (key, value, check on the spec)
 BY_CONTENT = [
-    ("healthcheck", {"test": ["CMD-SHELL", "exit 0"], "interval": "7s"},
-     lambda spec: (spec["TaskTemplate"]["ContainerSpec"].get("Healthcheck") or {}).get("Interval") == 7 * 10**9),
+    ("healthcheck", {"test": ["CMD-SHELL", "exit 0"], "interval": "2s"},
+     lambda spec: (spec["TaskTemplate"]["ContainerSpec"].get("Healthcheck") or {}).get("Interval") == 2 * 10**9),
     ("logging", {"driver": "json-file", "options": {"max-size": "2m"}},
      lambda spec: spec["TaskTemplate"].get("LogDriver") == {"Name": "json-file", "Options": {"max-size": "2m"}}),
     ("cap_add", ["NET_ADMIN"],
