@@ -1,9 +1,10 @@
-"""ansible-test sanity on the built collection, installed as a user installs it (ansible-test runs only inside an
-ansible_collections/<namespace>/<name> tree), with this machine's Python. The ignore file ships with the tests, not
-with the collection: it is copied into the installed tree before the run."""
+"""ansible-test sanity and units on the built collection, installed as a user installs it (ansible-test runs only
+inside an ansible_collections/<namespace>/<name> tree), with this machine's Python. The ignore file and the unit tests
+ship with the tests, not with the collection: they are copied into the installed tree before the run."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,3 +42,27 @@ def test_ansible_test_sanity_passes_on_the_installed_collection() -> None:
                             cwd=collection, env=ansible_env(), capture_output=True, text=True, timeout=1800,
                             check=False)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+
+
+def test_ansible_test_units_pass_on_the_installed_collection(tmp_path: Path) -> None:
+    """tests/unit, run by ansible-test in a virtual environment of its own (pytest, its plugins and
+    tests/unit/requirements.txt from PyPI), against a copy of the installed collection."""
+    shutil.copytree(install_collection(), tmp_path / "collections", symlinks=True)
+    collection = tmp_path / "collections" / "ansible_collections" / "swarmforge" / "swarm"
+    shutil.copytree(REPO / "tests" / "unit", collection / "tests" / "unit",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    pip_bootstrap_cache()
+    result = subprocess.run([str(VENV_BIN / "ansible-test"), "units", "--venv", "--python", "3.11", "--color", "no"],
+                            cwd=collection, env=ansible_env(), capture_output=True, text=True, timeout=1800,
+                            check=False)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    # Each group of tests ran (ansible-test runs tests/unit/plugins/modules apart from the rest), none failed or skipped.
+    summaries = [{word: int(number) for number, word in re.findall(r"(\d+) (\w+)", line)}
+                 for line in re.findall(r"^=+ (\d+ passed.*) in [\d.]+s", result.stdout, re.M)]
+    assert summaries, result.stdout[-4000:]
+    for counts in summaries:
+        assert set(counts) <= {"passed", "warning", "warnings"}, counts
+    written = len(re.findall(r"^\s*def test_", "".join(
+        path.read_text(encoding="utf-8") for path in (REPO / "tests" / "unit").rglob("test_*.py")), re.M))
+    ran = sum(counts["passed"] for counts in summaries)
+    assert ran >= written, f"{ran} tests ran, of at least {written} written"

@@ -1,16 +1,19 @@
-"""ansible-doc renders every module from the repository, and the documented options are exactly the accepted ones."""
+"""ansible-doc renders every module from the repository (read as a document, so a static check: ansible-test units runs
+tests/unit in an environment without ansible-doc), and the documented options are exactly the accepted ones."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
-from pathlib import Path
 
 import pytest
-from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import COMMON_ARGUMENT_SPEC
-from helpers import VENV_BIN, run
+from helpers import REPO, VENV_BIN, run
 
-MODULES = sorted(path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "modules").glob("*.py"))
+sys.path.insert(0, str(REPO / "collections"))  # the repository as the collection swarmforge.swarm (its link)
+COMMON_ARGUMENT_SPEC = importlib.import_module(
+    "ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker").COMMON_ARGUMENT_SPEC
+MODULES = sorted(path.stem for path in (REPO / "plugins" / "modules").glob("*.py"))
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,7 @@ def rendered() -> dict:
 @pytest.mark.parametrize("name", MODULES)
 def test_documented_options_are_the_accepted_options(rendered: dict, name: str) -> None:
     doc = rendered[f"swarmforge.swarm.{name}"]["doc"]
-    module = sys.modules[f"ansible_collections.swarmforge.swarm.plugins.modules.{name}"]
+    module = importlib.import_module(f"ansible_collections.swarmforge.swarm.plugins.modules.{name}")
     spec = module.ARGUMENT_SPEC
     # Modules that speak to the engine take the shared connection options; node_state reads the host only.
     common = COMMON_ARGUMENT_SPEC if "swarmforge_docker" in (module.DOCUMENTATION or "") else {}
