@@ -74,4 +74,4 @@ bench: deps
 	$(PY) bench/run.py $(BENCH)
 
 clean: lab-down
-	rm -rf .cache .lab $(VENV)
+	rm -rf .cache .lab $(VENV) .venv-core217

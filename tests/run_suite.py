@@ -1,21 +1,25 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
-Stages run in order: integration and integration-debian13 -> lint -> unit -> preflight -> lab (brings up the shared
-container lab) -> integration-services -> molecule -> clusters (and integration-debian13-services, then sanity) -> e2e ->
-lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is
-one pytest run whose JUnit report feeds the totals, except lifecycle, which runs in e2e's session when both run (one
-converge of the lab and one no-op rerun serve both; each still counts its own tests and time). The integration
-stages mostly wait on their engine's swarm (a quarter of two cores, measured): this machine's engine's and Debian
-13's docker.io's in a container (integration-debian13) run in the background beside lint, unit, preflight and the
-container lab's start, which touch neither engine's swarm nor its subnets, and are joined before the e2e stage;
-their output is printed when they end. The host engine's tests that deploy services (integration-services) and the
-Molecule scenarios (molecule: the roles'; clusters: the cluster topologies', each on lab nodes of its own) run one
+Stages run in order: integration and integration-debian13 -> lint -> unit (and unit-core217) -> preflight -> lab
+(brings up the shared container lab) -> integration-services -> molecule -> clusters (and
+integration-debian13-services, then sanity, then oldest-core) -> e2e -> lifecycle -> vm (the VM lane: qemu VMs with
+real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is one pytest run whose JUnit report feeds the
+totals, except lifecycle, which runs in e2e's session when both run (one converge of the lab and one no-op rerun serve
+both; each still counts its own tests and time). Two ansible-core releases run: 2.19 (requirements.txt) everywhere,
+and 2.17, the oldest the collection claims (requirements-core217.txt, in .venv-core217, which the suite makes), for
+unit-core217, both Debian 13 integration stages and oldest-core (site.yml converged, rerun and checked on one manager).
+The integration stages mostly wait on their engine's swarm (a quarter of two cores, measured): this machine's engine's
+and Debian 13's docker.io's in a container (integration-debian13) run in the background beside lint, unit, preflight
+and the container lab's start, which touch neither engine's swarm nor its subnets, and are joined before the e2e
+stage; their output is printed when they end. The host engine's tests that deploy services (integration-services) and
+the Molecule scenarios (molecule: the roles'; clusters: the cluster topologies', each on lab nodes of its own) run one
 after another in a background lane beside e2e and lifecycle, which wait on their swarm about half the time; Debian
 13's engine's (integration-debian13-services; `make integration` runs all four) in a lane of their own, followed by
-ansible-test sanity on the built collection (sanity); both lanes are joined before the VM lane. A lab is removed
-when the next stage needs the other one (the VMs need every core) and at the end, unless SWARMFORGE_KEEP_LAB=1. Pass
-stage names to run only those (e.g. `python tests/run_suite.py unit integration`); a stage whose partner is not
-selected runs in the foreground.
+ansible-test sanity and units on the built collection (sanity) and oldest-core; both lanes are joined before the VM
+lane. A lab is removed when the next stage needs the other one (the VMs need every core) and at the end, unless
+SWARMFORGE_KEEP_LAB=1. Each foreground stage prints how busy the machine's cores were meanwhile. Pass stage names to
+run only those (e.g. `python tests/run_suite.py unit integration`); a stage whose partner is not selected runs in the
+foreground.
 """
 
 from __future__ import annotations
@@ -34,7 +38,15 @@ REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / ".lab" / "reports"
 sys.path.insert(0, str(REPO / "tests"))
 
-from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, ansible_env, lab_cli  # noqa: E402 - after tests/ is on the path
+from helpers import (  # noqa: E402 - after tests/ is on the path
+    TEST_LAB_NAME,
+    TEST_LAB_UP,
+    VM_LAB_NAME,
+    VM_LAB_UP,
+    ansible_env,
+    core217_bin,
+    lab_cli,
+)
 
 # The labs stages share: name, `lab up` arguments.
 LABS = {"containers": (TEST_LAB_NAME, TEST_LAB_UP), "vm": (VM_LAB_NAME, VM_LAB_UP)}
@@ -53,6 +65,9 @@ class Stage:
     part_of: str | None = None  # selecting that name (e.g. `make integration`) selects this stage too
     options: list[str] = field(default_factory=list)  # more pytest arguments
     env: dict[str, str] = field(default_factory=dict)  # more environment for its pytest
+    # "core217": its pytest (and so every ansible command and module it runs) with .venv-core217's Python, i.e.
+    # ansible-core 2.17, the oldest release the collection claims; this environment's otherwise (2.19).
+    python: str | None = None
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -76,10 +91,13 @@ STAGES = [
           options=[f"--ignore={path}" for path in INTEGRATION_SERVICES]),
     # The same tests against Debian 13's docker.io (Docker 26.1, API 1.45) in a container (lab/otherengine.py): the
     # other end of the engines the modules support. Its own engine, so it runs beside the host engine's stage.
+    # With ansible-core 2.17 (the oldest release the collection claims), so that both releases run the integration
+    # tests without a third run: the newest against this machine's engine, the oldest against the newer engine.
     Stage("integration-debian13", ["tests/integration"], joined_before="e2e", part_of="integration",
-          options=[f"--ignore={path}" for path in INTEGRATION_SERVICES], env=DEBIAN13_ENGINE),
+          options=[f"--ignore={path}" for path in INTEGRATION_SERVICES], env=DEBIAN13_ENGINE, python="core217"),
     Stage("lint", ["tests/lint"]),
     Stage("unit", ["tests/unit"]),
+    Stage("unit-core217", ["tests/unit"], part_of="unit", python="core217"),
     # The preflight rules on fixture inventories (local connection).
     Stage("preflight", ["tests/preflight"]),
     Stage("lab", ["tests/lab"], lab="containers"),
@@ -100,10 +118,14 @@ STAGES = [
     # 2026-12-03 10:33). It mostly waits on its engine's rolling updates (660 s at the end of the first lane,
     # 2026-12-03 09:41, made that lane outlast the lifecycle).
     Stage("integration-debian13-services", INTEGRATION_SERVICES, joined_before="vm", after="integration-debian13",
-          part_of="integration", env=DEBIAN13_ENGINE),
+          part_of="integration", env=DEBIAN13_ENGINE, python="core217"),
     # ansible-test sanity on the built and installed collection, at the end of that lane, which has room left (it ended
     # about ten minutes before the other background lane, measured 2026-12-03).
     Stage("sanity", ["tests/sanity"], joined_before="vm", after="integration-debian13-services"),
+    # site.yml with ansible-core 2.17 on one manager alone, rerun unchanged, the cluster checked (in place of Molecule's
+    # cluster-1m, which Molecule cannot run with 2.17: the clusters stage leaves that one out), after sanity.
+    Stage("oldest-core", ["tests/molecule/test_oldest_core.py"], joined_before="vm", after="sanity",
+          part_of="clusters"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).
@@ -170,7 +192,8 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
     log = REPORTS / f"{stage.name}.log" if background else None
     stage.cpu = None if background else cpu_counters()
     sink = log.open("w", encoding="utf-8") if log else None
-    process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
+    python = str(core217_bin() / "python") if stage.python == "core217" else sys.executable
+    process = subprocess.Popen([python, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
                                 f"--junitxml={report}", *stage.options, *paths], cwd=REPO,
                                env=ansible_env(**stage.env), stdout=sink, stderr=subprocess.STDOUT if sink else None)
     if sink:
@@ -291,6 +314,8 @@ def main(selected: list[str]) -> int:
                     # is made first, so that the stages running together never take the package lock together.
                     began = time.monotonic()
                     prepared = lab_cli(LABS["containers"][0], "image", timeout=None, capture=False).returncode == 0
+                    if any(each.python == "core217" for each in stages):
+                        core217_bin()  # its virtual environment, made before the stages that use it start
                     timings.append(("prepare", time.monotonic() - began))
                 if prepared:
                     # Its lane: the stage it follows (the rest of its own stage, when they share an engine).
