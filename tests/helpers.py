@@ -97,6 +97,14 @@ def lab_playbook(name: str, path: str, *args: str, timeout: float = 1800) -> sub
     return playbook(path, lab_inventory(name), *args, timeout=timeout, **lab_env(name))
 
 
+def printed_json(completed: subprocess.CompletedProcess[str], what: str) -> dict:
+    """The JSON object a command printed (from its first brace on), or a failure showing what it printed instead."""
+    try:
+        return json.loads(completed.stdout[completed.stdout.index("{"):])
+    except ValueError as error:
+        raise AssertionError(f"no JSON from {what}: {completed.stdout}\n{completed.stderr}") from error
+
+
 def run_module(module: str, args: dict, *, check: bool = False, diff: bool = True, host: str = "localhost",
                inventory: str | Path | None = None, extra_vars: dict | None = None,
                env: dict[str, str] | None = None) -> dict:
@@ -117,10 +125,7 @@ def run_module(module: str, args: dict, *, check: bool = False, diff: bool = Tru
         command += ["-e", json.dumps(extra_vars)]
     completed = run(command, timeout=900, ANSIBLE_STRATEGY="linear", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                     ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json", **(env or {}))
-    try:
-        report = json.loads(completed.stdout[completed.stdout.index("{"):])
-    except ValueError as error:
-        raise AssertionError(f"no JSON from ansible: {completed.stdout}\n{completed.stderr}") from error
+    report = printed_json(completed, "ansible")
     hosts = report["plays"][0]["tasks"][0]["hosts"]
     result = hosts[host] if host in hosts else next(iter(hosts.values()))
     result["_raw"] = completed.stdout
@@ -161,10 +166,7 @@ def run_module_here(module: str, args: dict, *, check: bool, diff: bool, env: di
         arguments.flush()
         completed = run([sys.executable, "-m", f"ansible_collections.swarmforge.swarm.plugins.modules.{module}",
                          arguments.name], timeout=900, PYTHONPATH=str(REPO / "collections"), **(env or {}))
-    try:
-        result = json.loads(completed.stdout[completed.stdout.index("{"):])
-    except ValueError as error:
-        raise AssertionError(f"no JSON from {module}: {completed.stdout}\n{completed.stderr}") from error
+    result = printed_json(completed, module)
     result.setdefault("changed", False)  # as Ansible reports a result without it
     result["_raw"] = completed.stdout
     return result

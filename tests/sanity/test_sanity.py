@@ -31,17 +31,22 @@ def pip_bootstrap_cache() -> None:
     shutil.copyfile(SANITY / "get_pip.py", cache / f"get_pip_{PIP_VERSION.replace('.', '_')}.py")
 
 
+def ansible_test(collection: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`ansible-test ARGS` in the collection's tree, with this machine's Python; it must pass."""
+    pip_bootstrap_cache()
+    result = subprocess.run([str(VENV_BIN / "ansible-test"), *args, "--python", "3.11", "--color", "no"],
+                            cwd=collection, env=ansible_env(), capture_output=True, text=True, timeout=1800,
+                            check=False)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    return result
+
+
 def test_ansible_test_sanity_passes_on_the_installed_collection() -> None:
     collection = install_collection() / "ansible_collections" / "swarmforge" / "swarm"
     (collection / "tests" / "sanity").mkdir(parents=True, exist_ok=True)
     for ignore in SANITY.glob("ignore-*.txt"):
         shutil.copyfile(ignore, collection / "tests" / "sanity" / ignore.name)
-    pip_bootstrap_cache()
-    skips = [arg for name in SKIPPED for arg in ("--skip-test", name)]
-    result = subprocess.run([str(VENV_BIN / "ansible-test"), "sanity", "--python", "3.11", "--color", "no", *skips],
-                            cwd=collection, env=ansible_env(), capture_output=True, text=True, timeout=1800,
-                            check=False)
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    ansible_test(collection, "sanity", *(arg for name in SKIPPED for arg in ("--skip-test", name)))
 
 
 def test_ansible_test_units_pass_on_the_installed_collection(tmp_path: Path) -> None:
@@ -51,11 +56,7 @@ def test_ansible_test_units_pass_on_the_installed_collection(tmp_path: Path) -> 
     collection = tmp_path / "collections" / "ansible_collections" / "swarmforge" / "swarm"
     shutil.copytree(REPO / "tests" / "unit", collection / "tests" / "unit",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    pip_bootstrap_cache()
-    result = subprocess.run([str(VENV_BIN / "ansible-test"), "units", "--venv", "--python", "3.11", "--color", "no"],
-                            cwd=collection, env=ansible_env(), capture_output=True, text=True, timeout=1800,
-                            check=False)
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    result = ansible_test(collection, "units", "--venv")
     # Each group of tests ran (ansible-test runs tests/unit/plugins/modules apart from the rest), none failed or skipped.
     summaries = [{word: int(number) for number, word in re.findall(r"(\d+) (\w+)", line)}
                  for line in re.findall(r"^=+ (\d+ passed.*) in [\d.]+s", result.stdout, re.M)]
