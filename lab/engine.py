@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ from docker.errors import DockerException
 from lab.spec import LabError
 
 DOCKERD_LOG = Path("/var/log/swarmforge-dockerd.log")
+# One lab tool at a time installs this machine's packages.
+APT_LOCK = Path("/run/lock" if Path("/run/lock").is_dir() else "/tmp") / "swarmforge-apt.lock"
 INSTALL_HINT = ("no Docker engine answers. Install Docker (Debian/Ubuntu: apt-get install docker.io; "
                 "elsewhere: https://docs.docker.com/engine/install/) and start it, then run this again.")
 
@@ -42,11 +45,19 @@ def ensure_debian_packages(packages: dict[str, str]) -> None:
     if not can_install_packages():
         raise LabError(f"missing commands {sorted(packages[p] for p in missing)}: install the packages "
                        f"{' '.join(missing)} (as root on Debian: apt-get install {' '.join(missing)})")
-    log(f"installing {' '.join(missing)} from Debian's packages")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    # The suite's stages run beside each other: one lab tool installs at a time (the lock file), and apt waits for
+    # any other package manager's lock instead of failing at once.
+    with APT_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        missing = [package for package, command in packages.items() if shutil.which(command) is None]
+        if not missing:  # installed by the one that held the lock
+            return
+        log(f"installing {' '.join(missing)} from Debian's packages")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        wait = ["-o", "DPkg::Lock::Timeout=600"]
+        subprocess.run(["apt-get", *wait, "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", *wait, "install", "-y", "-qq", "--no-install-recommends", *missing], check=True,
+                       env=env, stdout=subprocess.DEVNULL)
 
 
 def _ping() -> docker.DockerClient | None:
