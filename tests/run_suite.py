@@ -57,7 +57,9 @@ class Stage:
     name: str
     paths: list[str]
     lab: str | None = None  # a key of LABS
-    joined_before: str | None = None  # runs in the background until this stage (when that one runs too)
+    # Runs in the background until this stage (when that one runs too), or END: until the foreground stages ended
+    # (when one runs after it).
+    joined_before: str | None = None
     # Runs in the same pytest session as this stage, when both run: session fixtures (the converged lab) serve both.
     session_of: str | None = None
     # In the background, after this background stage ends (one lane: they would compete for the same engine or cores).
@@ -74,8 +76,11 @@ class Stage:
     seconds: float = 0.0
     exit_code: int = 0
     cpu: tuple[int, int] | None = None  # the machine's CPU counters at its start (foreground stages)
+    started_at: float = 0.0  # time.monotonic() at its start
     skip_reasons: list[str] = field(default_factory=list)
 
+
+END = "the end of the run"  # Stage.joined_before: joined once the foreground stages ended
 
 # The integration tests' other engine (tests/integration/conftest.py).
 DEBIAN13_ENGINE = {"SWARMFORGE_TEST_ENGINE": "debian13"}
@@ -101,36 +106,39 @@ STAGES = [
     # The preflight rules on fixture inventories (local connection).
     Stage("preflight", ["tests/preflight"]),
     Stage("lab", ["tests/lab"], lab="containers"),
-    # One background lane beside e2e and lifecycle, joined before the VM lane, which needs every core; its stages run
-    # one after another (together they would compete for the same cores). First the module tests that deploy services
-    # on this machine's engine: they mostly wait (a quarter of two cores), beside e2e's converge and its parallel
-    # check runs, which need the cores. Then the Molecule scenarios (each brings up and removes lab nodes of its own),
-    # the roles' and then the cluster topologies', beside the lifecycle, which waits on its swarm about half the time.
-    # Measured 2026-12-02 with the scenarios first: e2e's CPU-bound parts ran 2.5 times slower.
-    Stage("integration-services", INTEGRATION_SERVICES, joined_before="vm", after="integration",
+    # Two background lanes beside e2e and lifecycle, joined at the end of the run; each lane's stages run one after
+    # another (together they would compete for the same cores). The first: the module tests that deploy services
+    # on this machine's engine (they mostly wait: a quarter of two cores), beside e2e's converge and its parallel
+    # check runs, which need the cores; then the Molecule scenarios (each brings up and removes lab nodes of its own),
+    # the roles' and then the cluster topologies'. Measured 2026-12-02 with the scenarios first: e2e's CPU-bound parts
+    # ran 2.5 times slower.
+    Stage("integration-services", INTEGRATION_SERVICES, joined_before=END, after="integration",
           part_of="integration"),
-    Stage("molecule", ["tests/molecule/test_molecule.py::test_scenario"], joined_before="vm",
+    Stage("molecule", ["tests/molecule/test_molecule.py::test_scenario"], joined_before=END,
           after="integration-services"),
-    Stage("clusters", ["tests/molecule/test_molecule.py::test_cluster_scenario"], joined_before="vm",
+    Stage("clusters", ["tests/molecule/test_molecule.py::test_cluster_scenario"], joined_before=END,
           after="molecule"),
-    # A lane of its own beside that one and beside e2e, once the rest of its engine's tests ended (they share that
-    # engine: two sessions on it at once saw each other's swarm and one removed it under the other, measured
-    # 2026-12-03 10:33). It mostly waits on its engine's rolling updates (660 s at the end of the first lane,
-    # 2026-12-03 09:41, made that lane outlast the lifecycle).
-    Stage("integration-debian13-services", INTEGRATION_SERVICES, joined_before="vm", after="integration-debian13",
+    # The second lane, once the rest of Debian 13's engine's tests ended (they share that engine: two sessions on it
+    # at once saw each other's swarm and one removed it under the other, measured 2026-12-03 10:33). It mostly waits
+    # on its engine's rolling updates.
+    Stage("integration-debian13-services", INTEGRATION_SERVICES, joined_before=END, after="integration-debian13",
           part_of="integration", env=DEBIAN13_ENGINE, python="core217"),
-    # ansible-test sanity on the built and installed collection, at the end of that lane, which has room left (it ended
-    # about ten minutes before the other background lane, measured 2026-12-03).
-    Stage("sanity", ["tests/sanity"], joined_before="vm", after="integration-debian13-services"),
-    # site.yml with ansible-core 2.17 on one manager alone, rerun unchanged, the cluster checked (in place of Molecule's
-    # cluster-1m, which Molecule cannot run with 2.17: the clusters stage leaves that one out), after sanity.
-    Stage("oldest-core", ["tests/molecule/test_oldest_core.py"], joined_before="vm", after="sanity",
+    # ansible-test sanity and units on the built and installed collection.
+    Stage("sanity", ["tests/sanity"], joined_before=END, after="integration-debian13-services"),
+    # site.yml with ansible-core 2.17 on the tutorials' cluster of two Debian releases, rerun unchanged, the cluster
+    # checked (in place of Molecule's cluster-1m2w, which Molecule cannot run with 2.17: the clusters stage leaves
+    # that one out).
+    Stage("oldest-core", ["tests/molecule/test_oldest_core.py"], joined_before=END, after="sanity",
           part_of="clusters"),
+    # The VM lane (its lab is the tests' session fixture: up at its start, removed at its end), last in that lane.
+    # It used to run alone after the lifecycle, on the assumption that emulated CPUs need every core: the lifecycle
+    # alone kept the cores only about half busy for its last 18 minutes (2026-12-03 18:16: 3264 s in all, the VM lane
+    # 643 s of it), which the VMs now use.
+    Stage("vm", ["tests/vm"], joined_before=END, after="oldest-core"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).
     Stage("lifecycle", ["tests/lifecycle"], lab="containers", session_of="e2e"),
-    Stage("vm", ["tests/vm"], lab="vm"),
 ]
 
 
@@ -177,6 +185,30 @@ def cpu_busy(since: tuple[int, int]) -> str:
     return f", cores {100 * (busy - since[0]) / max(1, total - since[1]):.0f}% busy"
 
 
+class CpuTimeline:
+    """How busy the cores were in each interval of the run, sampled in the background: a stretch where they idle is
+    room for a lane, one at 100 % a stretch that waited on them."""
+
+    def __init__(self, interval: float = 300.0) -> None:
+        self.interval = interval
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        since = cpu_counters()
+        while not self._stop.wait(self.interval):
+            now = cpu_counters()
+            self.samples.append(round(100 * (now[0] - since[0]) / max(1, now[1] - since[1])))
+            since = now
+
+    def line(self) -> str:
+        self._stop.set()
+        minutes = self.interval / 60
+        return f"cores % busy per {minutes:g} minutes: " + " ".join(str(sample) for sample in self.samples)
+
+
 def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
                 ) -> tuple[subprocess.Popen, float, Path | None] | None:
     paths = [path for each in (stage, *partners) for path in each.paths if (REPO / path.split("::")[0]).exists()]
@@ -191,6 +223,7 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
     print(f"\n== stage {stage.name}{where}: pytest {' '.join(paths)}", flush=True)
     log = REPORTS / f"{stage.name}.log" if background else None
     stage.cpu = None if background else cpu_counters()
+    stage.started_at = time.monotonic()
     sink = log.open("w", encoding="utf-8") if log else None
     python = str(core217_bin() / "python") if stage.python == "core217" else sys.executable
     process = subprocess.Popen([python, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
@@ -279,6 +312,15 @@ class BackgroundStage:
             self._started[0].terminate()
 
 
+def in_background(stage: Stage, stages: list[Stage]) -> bool:
+    """Whether the stage runs in the background, beside the foreground stages after it: it has a partner to be
+    joined before (END: any foreground stage after it), and that partner does not come right after it."""
+    later = stages[stages.index(stage) + 1:]
+    if stage.joined_before == END:
+        return any(other.joined_before is None for other in later)
+    return any(other.name == stage.joined_before for other in later[1:])
+
+
 def main(selected: list[str]) -> int:
     REPORTS.mkdir(parents=True, exist_ok=True)
     stages = [stage for stage in STAGES if not selected or stage.name in selected or stage.part_of in selected]
@@ -295,6 +337,7 @@ def main(selected: list[str]) -> int:
 
     suite_started = time.monotonic()
     suite_cpu = cpu_counters()
+    timeline = CpuTimeline()
     names = {stage.name for stage in stages}
     background: list[BackgroundStage] = []  # in the order they started
     prepared: bool | None = None
@@ -303,12 +346,13 @@ def main(selected: list[str]) -> int:
         for each in [each for each in background if before is None or each.stage.joined_before == before]:
             background.remove(each)
             finish_stage(each.stage, each.started())
-            timings.append((f"{each.stage.name} (bg)", each.stage.seconds))
+            timings.append((f"{each.stage.name} (bg, from {each.stage.started_at - suite_started:.0f}s)",
+                            each.stage.seconds))
 
     try:
         for stage in stages:
             join(stage.name)
-            if stage.joined_before in names and stages[stages.index(stage) + 1].name != stage.joined_before:
+            if in_background(stage, stages):
                 if prepared is None:
                     # What both would otherwise fetch or install at once (the engine, apt packages, the node image)
                     # is made first, so that the stages running together never take the package lock together.
@@ -340,14 +384,20 @@ def main(selected: list[str]) -> int:
                 continue
             run_stage(stage, partners)
             timings.extend((each.name, each.seconds) for each in (stage, *partners))
+        if current and not keep:  # its lab goes before the lanes are waited for: they may still need the cores
+            timed(f"{current} down", current, "down")
+            current = None
         join(None)
     finally:
         for each in background:  # the suite was interrupted: none starts, then each ends
             each.cancel()
         for each in background:
             each.stop()
-        if current and not keep:
-            timed(f"{current} down", current, "down")
+        if not keep:
+            if current:
+                timed(f"{current} down", current, "down")
+            if "vm" in names:  # the VM lane removes its lab itself; an interrupted one may have left it up
+                timed("vm down", "vm", "down")
 
     passed = sum(stage.passed for stage in stages)
     failed = sum(stage.failed for stage in stages)
@@ -357,8 +407,8 @@ def main(selected: list[str]) -> int:
     (REPORTS / "durations.json").write_text(json.dumps(timings) + "\n", encoding="utf-8")  # for make bench
     print("\n== durations")
     for name, seconds in timings:
-        print(f"   {name:<24}{seconds:7.0f}s")
-    print(f"   (the whole run{cpu_busy(suite_cpu)})")
+        print(f"   {name:<36}{seconds:7.0f}s")
+    print(f"   (the whole run{cpu_busy(suite_cpu)}; {timeline.line()})")
     reasons = [reason for stage in stages for reason in stage.skip_reasons]
     if reasons:
         print("== skipped, with the reason")
