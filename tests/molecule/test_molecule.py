@@ -17,7 +17,7 @@ from helpers import REPO, VENV_BIN, run
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # cluster-1m runs on demand: its topology is proven each `make test` with ansible-core 2.17 (test_oldest_core.py).
-IN_CLUSTERS_STAGE = {"cluster-1m2w", "cluster-3m"}
+IN_CLUSTERS_STAGE = {"cluster-3m"}
 CLUSTERS = os.environ.get("SWARMFORGE_CLUSTER_SCENARIOS", "suite")
 NAMES = sorted(path.parent.name for path in (REPO / "molecule").glob("*/molecule.yml"))
 CLUSTER_NAMES = [name for name in NAMES if name.startswith("cluster-")]

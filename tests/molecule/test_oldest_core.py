@@ -1,8 +1,10 @@
 """The oldest ansible-core the collection claims (meta/runtime.yml: 2.17), proven on a cluster: site.yml run with
-ansible-core 2.17 (.venv-core217, requirements-core217.txt) converges a fresh lab of one manager alone (cluster-1m's
-topology, which it replaces in the clusters stage), a rerun changes nothing, and cluster-1m's checks
-(molecule/resources/cluster-tests) pass on it. Molecule itself does not run with ansible-core 2.17 (molecule and
-ansible-compat 26 require a release other than 2.17), so the lab tool and pytest run the steps a scenario would."""
+ansible-core 2.17 (.venv-core217, requirements-core217.txt) converges a fresh lab of the tutorials' cluster - one manager,
+also serving NFS and the registry, on Debian 12, and two workers on Debian 13 (cluster-1m2w's topology, which it
+replaces in the clusters stage: the releases mixed, the manager's engine Docker 20.10 and the workers' 26.1) - a rerun
+changes nothing, and cluster-1m2w's checks (molecule/resources/cluster-tests: membership, each node's engine for its
+release, every stack's tasks and answers) pass on it. Molecule itself does not run with ansible-core 2.17 (molecule
+and ansible-compat 26 require a release other than 2.17), so the lab tool and pytest run the steps a scenario would."""
 
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ from helpers import REPO, core217_bin, lab_cli, lab_env, lab_inventory, recap, r
 
 LAB = "core217"
 SUBNET = "172.28.101.0/24"
-TOPOLOGY = ("--managers", "1", "--workers", "0", "--storage", "0", "--storage-on-manager", "--debian", "13")
+# As molecule/cluster-1m2w/molecule.yml has it.
+TOPOLOGY = ("--managers", "1", "--workers", "2", "--storage", "0", "--storage-on-manager", "--debian", "13",
+            "--manager-debian", "12")
 
 
 @pytest.fixture(scope="module")
 def core217():
-    """ansible-core 2.17's bin folder, with a fresh lab of one manager up (removed at the end)."""
+    """ansible-core 2.17's bin folder, with a fresh lab of one manager and two workers up (removed at the end)."""
     binaries = core217_bin()
     lab_cli(LAB, "down")
     up = lab_cli(LAB, "up", "--subnet", SUBNET, *TOPOLOGY)
