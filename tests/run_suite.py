@@ -1,13 +1,14 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
 Stages run in order: integration and integration-debian13 -> lint -> unit (and unit-core217) -> preflight -> lab
-(brings up the shared container lab) -> integration-services -> molecule -> clusters (and
-integration-debian13-services, then sanity, then oldest-core) -> e2e -> lifecycle -> vm (the VM lane: qemu VMs with
-real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is one pytest run whose JUnit report feeds the
-totals, except lifecycle, which runs in e2e's session when both run (one converge of the lab and one no-op rerun serve
-both; each still counts its own tests and time). Two ansible-core releases run: 2.19 (requirements.txt) everywhere,
-and 2.17, the oldest the collection claims (requirements-core217.txt, in .venv-core217, which the suite makes), for
-unit-core217, both Debian 13 integration stages and oldest-core (site.yml converged, rerun and checked on one manager).
+(brings up the shared container lab) -> e2e -> lifecycle, with two background lanes beside e2e and lifecycle:
+integration-services -> molecule -> clusters, and integration-debian13-services -> sanity -> oldest-core -> vm (the VM
+lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is one pytest run whose JUnit
+report feeds the totals, except lifecycle, which runs in e2e's session when both run (one converge of the lab and one
+no-op rerun serve both; each still counts its own tests and time). Two ansible-core releases run: 2.19
+(requirements.txt) everywhere, and 2.17, the oldest the collection claims (requirements-core217.txt, in .venv-core217,
+which the suite makes), for unit-core217, both Debian 13 integration stages and oldest-core (site.yml converged, rerun
+and checked on the tutorials' cluster of two Debian releases).
 The integration stages mostly wait on their engine's swarm (a quarter of two cores, measured): this machine's engine's
 and Debian 13's docker.io's in a container (integration-debian13) run in the background beside lint, unit, preflight
 and the container lab's start, which touch neither engine's swarm nor its subnets, and are joined before the e2e
@@ -15,9 +16,10 @@ stage; their output is printed when they end. The host engine's tests that deplo
 the Molecule scenarios (molecule: the roles'; clusters: the cluster topologies', each on lab nodes of its own) run one
 after another in a background lane beside e2e and lifecycle, which wait on their swarm about half the time; Debian
 13's engine's (integration-debian13-services; `make integration` runs all four) in a lane of their own, followed by
-ansible-test sanity and units on the built collection (sanity) and oldest-core; both lanes are joined before the VM
-lane. A lab is removed when the next stage needs the other one (the VMs need every core) and at the end, unless
-SWARMFORGE_KEEP_LAB=1. Each foreground stage prints how busy the machine's cores were meanwhile. Pass stage names to
+ansible-test sanity and units on the built collection (sanity), oldest-core and the VM lane, whose lab is its own
+session fixture. Both lanes are joined once the foreground stages ended and the container lab is removed (at the end,
+unless SWARMFORGE_KEEP_LAB=1). Each foreground stage prints how busy the machine's cores were meanwhile, each
+background stage when it started, and the whole run how busy the cores were in each 5 minutes. Pass stage names to
 run only those (e.g. `python tests/run_suite.py unit integration`); a stage whose partner is not selected runs in the
 foreground.
 """
