@@ -3,7 +3,10 @@ ansible-core 2.17 (.venv-core217, requirements-core217.txt) converges a fresh la
 also serving NFS and the registry, on Debian 12, and two workers on Debian 13 (cluster-1m2w's topology, which it
 replaces in the clusters stage: the releases mixed, the manager's engine Docker 20.10 and the workers' 26.1) - a rerun
 changes nothing, and cluster-1m2w's checks (molecule/resources/cluster-tests: membership, each node's engine for its
-release, every stack's tasks and answers) pass on it. Molecule itself does not run with ansible-core 2.17 (molecule
+release, every stack's tasks and answers) pass on it. The inventory names its groups as an operator might (not
+swarm_managers and swarm_workers) and moves the overlay traffic off Docker's default port (4789 is taken where VMware
+NSX runs, for one): one setting each, which every role and playbook follows - the swarm was made with that port and
+each node's firewall opens it, not the default, to the members only. Molecule itself does not run with ansible-core 2.17 (molecule
 and ansible-compat 26 require a release other than 2.17), so the lab tool and pytest run the steps a scenario would."""
 
 from __future__ import annotations
@@ -12,13 +15,31 @@ import os
 import sys
 
 import pytest
-from helpers import REPO, core217_bin, lab_cli, lab_env, lab_inventory, recap, run
+import yaml
+from cluster import Cluster
+from helpers import REPO, core217_bin, lab_cli, lab_env, lab_inventory, lab_state, recap, run
+
+from lab.spec import LabSpec
 
 LAB = "core217"
 SUBNET = "172.28.101.0/24"
 # As molecule/cluster-1m2w/molecule.yml has it.
 TOPOLOGY = ("--managers", "1", "--workers", "2", "--storage", "0", "--storage-on-manager", "--debian", "13",
             "--manager-debian", "12")
+# The operator's group names and data path port (inventory settings read by every role and playbook).
+GROUPS = {"swarm_managers": "control_plane", "swarm_workers": "compute"}
+DATA_PATH_PORT = 4790
+
+
+def operator_names() -> None:
+    """The lab's inventory with the swarm's groups renamed, and the settings that say so."""
+    hosts = lab_inventory(LAB) / "hosts.yml"
+    inventory = yaml.safe_load(hosts.read_text(encoding="utf-8"))
+    swarm = inventory["all"]["children"]["swarm"]
+    swarm["children"] = {GROUPS.get(name, name): group for name, group in swarm["children"].items()}
+    inventory["all"]["vars"].update(swarm_manager_group=GROUPS["swarm_managers"],
+                                    swarm_worker_group=GROUPS["swarm_workers"], swarm_data_path_port=DATA_PATH_PORT)
+    hosts.write_text("---\n" + yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +49,7 @@ def core217():
     lab_cli(LAB, "down")
     up = lab_cli(LAB, "up", "--subnet", SUBNET, *TOPOLOGY)
     assert up.returncode == 0, up.stdout + up.stderr
+    operator_names()
     yield binaries
     if os.environ.get("SWARMFORGE_KEEP_LAB") != "1":
         lab_cli(LAB, "down")
@@ -48,6 +70,14 @@ def test_site_converges_with_ansible_core_2_17_reruns_unchanged_and_the_cluster_
     assert again.returncode == 0, again.stdout[-12000:] + again.stderr[-4000:]
     hosts = recap(again.stdout)
     assert hosts and all(counts["changed"] == 0 and counts["failed"] == 0 for counts in hosts.values()), hosts
+    cluster = Cluster(name=LAB, spec=LabSpec(**lab_state(LAB)), inventory=lab_inventory(LAB), first_converge=first.stdout)
+    port = cluster.host("manager1").check_output("docker info --format '{{.Swarm.Cluster.DataPathPort}}'")
+    assert port == str(DATA_PATH_PORT), f"the swarm's data path port is {port}, not the inventory's {DATA_PATH_PORT}"
+    for node in ("manager1", "worker1"):
+        table = cluster.host(node).check_output("nft list table inet swarmforge")
+        assert f"udp dport {DATA_PATH_PORT} ip saddr != @members4 drop" in table, (node, table)
+        assert "4789" not in table, (node, table)  # Docker's default is not the swarm's port here
+        assert ("tcp dport 2377 ip saddr != @members4 drop" in table) == (node == "manager1"), (node, table)
     checks = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--connection=ansible",
                   f"--ansible-inventory={lab_inventory(LAB)}", "--hosts=manager1",
                   str(REPO / "molecule" / "resources" / "cluster-tests")], timeout=900,

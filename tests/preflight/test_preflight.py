@@ -207,3 +207,33 @@ def test_each_malformed_inventory_stops_in_preflight_naming_host_key_and_fix(inv
 def test_a_newer_engines_key_declared_as_extra_passes() -> None:
     result = preflight("daemon_key_typo.yml", "-e", json.dumps({"docker_engine_daemon_extra_keys": ["log-drivr"]}))
     assert result.returncode == 0, result.stdout
+
+
+def test_the_inventorys_own_group_names_are_followed(tmp_path) -> None:
+    """Managers and workers in groups named as the operator likes, with swarm_manager_group and swarm_worker_group
+    saying so: preflight's rules read those groups, and the day-2 plays' groups (preflight_managers,
+    preflight_workers) hold their hosts. Without the settings the rules say which group they looked for."""
+    host = {"swarm_advertise_addr": "{{ ansible_facts.default_ipv4.address }}"}
+    renamed = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+                       "children": {"swarm": {"children": {"control": {"hosts": {"node1": host}},
+                                                           "compute": {"hosts": {"node2": host}}}}}}}
+    inventory = tmp_path / "renamed.yml"
+    inventory.write_text(yaml.safe_dump(renamed), encoding="utf-8")
+    probe = tmp_path / "groups.yml"
+    probe.write_text(yaml.safe_dump([
+        {"name": "Preflight", "ansible.builtin.import_playbook": str(REPO / "playbooks" / "preflight.yml")},
+        {"name": "The day-2 groups", "hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "Print them", "ansible.builtin.debug": {
+                "msg": "managers={{ groups['preflight_managers'] | default([]) | join(',') }} "
+                       "workers={{ groups['preflight_workers'] | default([]) | join(',') }}"}}]}]), encoding="utf-8")
+    # Both fixture hosts are this machine (one address): each run goes to one, the rules across hosts read both.
+    settings = ["-e", "swarm_manager_group=control", "-e", "swarm_worker_group=compute"]
+    for limit, expected in (("node1", "managers=node1 workers="), ("node2", "managers= workers=node2")):
+        named = playbook(str(probe), inventory, *settings, "--limit", f"{limit}:localhost", timeout=300,
+                         ANSIBLE_CACHE_PLUGIN="memory", ANSIBLE_STRATEGY="linear")
+        assert named.returncode == 0, named.stdout[-4000:]
+        assert expected in failure_text(named.stdout), named.stdout[-4000:]
+    unnamed = playbook(str(probe), inventory, "--limit", "node1:localhost", timeout=300, ANSIBLE_CACHE_PLUGIN="memory",
+                       ANSIBLE_STRATEGY="linear")
+    assert unnamed.returncode != 0
+    assert "No managers: the inventory has no host in the group 'swarm_managers'." in failure_text(unnamed.stdout)
