@@ -1,13 +1,14 @@
 """The oldest ansible-core the collection claims (meta/runtime.yml: 2.17), proven on a cluster: site.yml run with
-ansible-core 2.17 (.venv-core217, requirements-core217.txt) converges a fresh lab of the tutorials' cluster - one manager,
-also serving NFS and the registry, on Debian 12, and two workers on Debian 13 (cluster-1m2w's topology, which it
-replaces in the clusters stage: the releases mixed, the manager's engine Docker 20.10 and the workers' 26.1) - a rerun
-changes nothing, and cluster-1m2w's checks (molecule/resources/cluster-tests: membership, each node's engine for its
-release, every stack's tasks and answers) pass on it. The inventory names its groups as an operator might (not
-swarm_managers and swarm_workers) and moves the overlay traffic off Docker's default port (4789 is taken where VMware
-NSX runs, for one): one setting each, which every role and playbook follows - the swarm was made with that port and
-each node's firewall opens it, not the default, to the members only. Molecule itself does not run with ansible-core 2.17 (molecule
-and ansible-compat 26 require a release other than 2.17), so the lab tool and pytest run the steps a scenario would."""
+ansible-core 2.17 (.venv-core217, requirements-core217.txt) converges a fresh lab of the tutorials' cluster - one
+manager, also serving NFS and the registry, on Debian 13, and two workers on Debian 12 (cluster-1m2w's topology, which
+it replaces in the clusters stage, with the releases the other way round: every role on the current Debian and Docker
+26.1, workers of the older release and Docker 20.10 in its swarm) - a rerun changes nothing, and cluster-1m2w's checks
+(molecule/resources/cluster-tests: membership, each node's engine for its release, every stack's tasks and answers)
+pass on it. The inventory names its groups as an operator might (not swarm_managers and swarm_workers) and moves the
+overlay traffic off Docker's default port (4789 is taken where VMware NSX runs, for one): one setting each, which
+every role and playbook follows - the swarm was made with that port and each node's firewall opens it, not the
+default, to the members only. Molecule itself does not run with ansible-core 2.17 (molecule and ansible-compat 26
+require a release other than 2.17), so the lab tool and pytest run the steps a scenario would."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ from lab.spec import LabSpec
 
 LAB = "core217"
 SUBNET = "172.28.101.0/24"
-# As molecule/cluster-1m2w/molecule.yml has it.
-TOPOLOGY = ("--managers", "1", "--workers", "2", "--storage", "0", "--storage-on-manager", "--debian", "13",
-            "--manager-debian", "12")
+# As molecule/cluster-1m2w/molecule.yml has it, the releases the other way round (that scenario, on demand, keeps its
+# manager on Debian 12 and its workers on 13).
+TOPOLOGY = ("--managers", "1", "--workers", "2", "--storage", "0", "--storage-on-manager", "--debian", "12",
+            "--manager-debian", "13")
 # The operator's group names and data path port (inventory settings read by every role and playbook).
 GROUPS = {"swarm_managers": "control_plane", "swarm_workers": "compute"}
 DATA_PATH_PORT = 4790
