@@ -1,27 +1,27 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
-Stages run in order: integration and integration-debian13 -> lint -> unit (and unit-core217) -> preflight -> lab
-(brings up the shared container lab) -> e2e -> lifecycle, with two background lanes beside e2e and lifecycle:
-integration-services -> molecule -> clusters, and integration-debian13-services -> sanity -> oldest-core -> vm (the VM
-lane: qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes). Each stage is one pytest run whose JUnit
+Stages run in order: integration and integration-debian13 -> lint -> unit (and unit-core217) -> lab (brings up the
+shared container lab) -> e2e -> lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs
+and NFS volumes), with two background lanes beside e2e and lifecycle: integration-services -> molecule -> clusters,
+and preflight -> integration-debian13-services -> sanity -> oldest-core. Each stage is one pytest run whose JUnit
 report feeds the totals, except lifecycle, which runs in e2e's session when both run (one converge of the lab and one
 no-op rerun serve both; each still counts its own tests and time). Two ansible-core releases run: 2.19
 (requirements.txt) everywhere, and 2.17, the oldest the collection claims (requirements-core217.txt, in .venv-core217,
 which the suite makes), for unit-core217, both Debian 13 integration stages and oldest-core (site.yml converged, rerun
 and checked on the tutorials' cluster of two Debian releases).
 The integration stages mostly wait on their engine's swarm (a quarter of two cores, measured): this machine's engine's
-and Debian 13's docker.io's in a container (integration-debian13) run in the background beside lint, unit, preflight
-and the container lab's start, which touch neither engine's swarm nor its subnets, and are joined before the e2e
-stage; their output is printed when they end. The host engine's tests that deploy services (integration-services) and
-the Molecule scenarios (molecule: the roles'; clusters: the cluster topologies', each on lab nodes of its own) run one
-after another in a background lane beside e2e and lifecycle, which wait on their swarm about half the time; Debian
-13's engine's (integration-debian13-services; `make integration` runs all four) in a lane of their own, followed by
-ansible-test sanity and units on the built collection (sanity), oldest-core and the VM lane, whose lab is its own
-session fixture. Both lanes are joined once the foreground stages ended and the container lab is removed (at the end,
-unless SWARMFORGE_KEEP_LAB=1). Each foreground stage prints how busy the machine's cores were meanwhile, each
-background stage when it started, and the whole run how busy the cores were in each 5 minutes. Pass stage names to
-run only those (e.g. `python tests/run_suite.py unit integration`); a stage whose partner is not selected runs in the
-foreground.
+and Debian 13's docker.io's in a container (integration-debian13) run in the background beside lint, unit and the
+container lab's start, which touch neither engine's swarm nor its subnets, and are joined before the e2e stage; their
+output is printed when they end. The lanes' stages run one after another (the host engine's service tests, then the
+Molecule scenarios: the roles', then the cluster topologies', each on lab nodes of its own; Debian 13's engine's
+service tests after the preflight rules, then ansible-test sanity and units on the built collection, then oldest-core)
+and yield the cores to e2e and lifecycle, which the run waits on: their processes are niced and their lab nodes get a
+low CPU weight, so they use what e2e and lifecycle leave (lifecycle leaves about half of the cores: it mostly waits
+on its swarm). They are joined once the foreground stages ended (the VM lane may overlap their end). A lab is removed
+while the next one comes up, and at the end, unless SWARMFORGE_KEEP_LAB=1. Each foreground stage prints how busy the
+machine's cores were meanwhile, each background stage when it started, and the whole run how busy the cores were in
+each 5 minutes. Pass stage names to run only those (e.g. `python tests/run_suite.py unit integration`); a stage whose
+partner is not selected runs in the foreground.
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ class Stage:
     # "core217": its pytest (and so every ansible command and module it runs) with .venv-core217's Python, i.e.
     # ansible-core 2.17, the oldest release the collection claims; this environment's otherwise (2.19).
     python: str | None = None
+    # In the background until the end of the run: it yields the cores to the foreground stage the run waits on (its
+    # processes niced, its lab nodes with a low CPU weight) and uses what that one leaves.
+    yields: bool = True
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -83,6 +86,11 @@ class Stage:
 
 
 END = "the end of the run"  # Stage.joined_before: joined once the foreground stages ended
+# How a yielding background stage yields (Stage.yields): its processes' nice value, and its lab nodes' CPU weight
+# (Docker's --cpu-shares, against the default 1024 of the foreground's lab).
+YIELDING_NICE = 10
+YIELDING_CPU_SHARES = 128
+CPU_SHARES_VARIABLE = "SWARMFORGE_LAB_CPU_SHARES"  # read by the lab tool (lab/containers.py)
 
 # The integration tests' other engine (tests/integration/conftest.py).
 DEBIAN13_ENGINE = {"SWARMFORGE_TEST_ENGINE": "debian13"}
@@ -105,8 +113,6 @@ STAGES = [
     Stage("lint", ["tests/lint"]),
     Stage("unit", ["tests/unit"]),
     Stage("unit-core217", ["tests/unit"], part_of="unit", python="core217"),
-    # The preflight rules on fixture inventories (local connection).
-    Stage("preflight", ["tests/preflight"]),
     Stage("lab", ["tests/lab"], lab="containers"),
     # Two background lanes beside e2e and lifecycle, joined at the end of the run; each lane's stages run one after
     # another (together they would compete for the same cores). The first: the module tests that deploy services
@@ -123,7 +129,11 @@ STAGES = [
     # The second lane, once the rest of Debian 13's engine's tests ended (they share that engine: two sessions on it
     # at once saw each other's swarm and one removed it under the other, measured 2026-12-03 10:33). It mostly waits
     # on its engine's rolling updates.
-    Stage("integration-debian13-services", INTEGRATION_SERVICES, joined_before=END, after="integration-debian13",
+    # The preflight rules on fixture inventories (local connection): they touch no engine, so they go first in this
+    # lane instead of before the lab (97 s of the run's critical path, measured 2026-12-03 18:16), at the normal
+    # priority (each run has a time limit).
+    Stage("preflight", ["tests/preflight"], joined_before=END, after="integration-debian13", yields=False),
+    Stage("integration-debian13-services", INTEGRATION_SERVICES, joined_before=END, after="preflight",
           part_of="integration", env=DEBIAN13_ENGINE, python="core217"),
     # ansible-test sanity and units on the built and installed collection.
     Stage("sanity", ["tests/sanity"], joined_before=END, after="integration-debian13-services"),
@@ -132,15 +142,15 @@ STAGES = [
     # that one out).
     Stage("oldest-core", ["tests/molecule/test_oldest_core.py"], joined_before=END, after="sanity",
           part_of="clusters"),
-    # The VM lane (its lab is the tests' session fixture: up at its start, removed at its end), last in that lane.
-    # It used to run alone after the lifecycle, on the assumption that emulated CPUs need every core: the lifecycle
-    # alone kept the cores only about half busy for its last 18 minutes (2026-12-03 18:16: 3264 s in all, the VM lane
-    # 643 s of it), which the VMs now use.
-    Stage("vm", ["tests/vm"], joined_before=END, after="oldest-core"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).
     Stage("lifecycle", ["tests/lifecycle"], lab="containers", session_of="e2e"),
+    # The VM lane, alone in the foreground at the end: its emulated CPUs take both cores. Measured 2026-12-03 21:00 in
+    # the second lane instead, beside e2e and lifecycle: every stage then ran on saturated cores (95-99 % busy for 40
+    # minutes), e2e and lifecycle took 1557 s and 1541 s instead of 1102 s and 1227 s, the lane 1505 s instead of
+    # 643 s, and the whole run 3376 s instead of 3264 s.
+    Stage("vm", ["tests/vm"], lab="vm"),
 ]
 
 
@@ -228,9 +238,12 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
     stage.started_at = time.monotonic()
     sink = log.open("w", encoding="utf-8") if log else None
     python = str(core217_bin() / "python") if stage.python == "core217" else sys.executable
+    yielding = background and stage.yields and stage.joined_before == END
+    env = ansible_env(**stage.env, **({CPU_SHARES_VARIABLE: str(YIELDING_CPU_SHARES)} if yielding else {}))
     process = subprocess.Popen([python, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
-                                f"--junitxml={report}", *stage.options, *paths], cwd=REPO,
-                               env=ansible_env(**stage.env), stdout=sink, stderr=subprocess.STDOUT if sink else None)
+                                f"--junitxml={report}", *stage.options, *paths], cwd=REPO, env=env,
+                               stdout=sink, stderr=subprocess.STDOUT if sink else None,
+                               preexec_fn=(lambda: os.nice(YIELDING_NICE)) if yielding else None)
     if sink:
         sink.close()
     return process, time.monotonic(), log
@@ -369,13 +382,19 @@ def main(selected: list[str]) -> int:
                     background.append(BackgroundStage(stage, priors))
                     continue
             if stage.lab and stage.lab != current:
+                # The lab before goes while the next one comes up (removing containers mostly waits on the engine,
+                # booting VMs takes the cores).
+                going = None
                 if current and not keep:
-                    timed(f"{current} down", current, "down")
+                    going = threading.Thread(target=timed, args=(f"{current} down", current, "down"))
+                    going.start()
                 name, options = LABS[stage.lab]
                 print(f"\n== lab up: {name} ({stage.lab}: {' '.join(options)})", flush=True)
                 if timed(f"{stage.lab} up", stage.lab, "up", *options) != 0:
                     failed_labs.add(stage.lab)
                     print("== lab up failed: the stages that need it count as failed", flush=True)
+                if going:
+                    going.join()
                 current = stage.lab
             if stage.session_of in names:
                 continue  # it ran in that stage's session
@@ -386,7 +405,7 @@ def main(selected: list[str]) -> int:
                 continue
             run_stage(stage, partners)
             timings.extend((each.name, each.seconds) for each in (stage, *partners))
-        if current and not keep:  # its lab goes before the lanes are waited for: they may still need the cores
+        if current and not keep:  # its lab goes before the lanes are waited for, which may still need the cores
             timed(f"{current} down", current, "down")
             current = None
         join(None)
@@ -395,11 +414,8 @@ def main(selected: list[str]) -> int:
             each.cancel()
         for each in background:
             each.stop()
-        if not keep:
-            if current:
-                timed(f"{current} down", current, "down")
-            if "vm" in names:  # the VM lane removes its lab itself; an interrupted one may have left it up
-                timed("vm down", "vm", "down")
+        if current and not keep:
+            timed(f"{current} down", current, "down")
 
     passed = sum(stage.passed for stage in stages)
     failed = sum(stage.failed for stage in stages)
