@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import ipaddress
-import os
 import tarfile
 from pathlib import Path
 
@@ -30,18 +29,6 @@ CAPABILITIES = (
     "SYS_RAWIO", "SYS_TIME", "SYS_TTY_CONFIG", "WAKE_ALARM",
 )
 APT_CACHE_DIR = CACHE_ROOT / "apt"
-# The nodes' CPU weight (Docker's --cpu-shares; 1024 is everyone's default): the test suite gives the labs of its
-# background stages a lower one, so that the stage its run waits on gets the cores first and the others use the rest.
-CPU_SHARES_VARIABLE = "SWARMFORGE_LAB_CPU_SHARES"
-
-
-def cpu_shares() -> int | None:
-    value = os.environ.get(CPU_SHARES_VARIABLE, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or not 2 <= int(value) <= 262144:
-        raise LabError(f"{CPU_SHARES_VARIABLE}={value!r}: give a whole number from 2 to 262144 (Docker's --cpu-shares)")
-    return int(value)
 
 
 def container_name(spec: LabSpec, node: Node) -> str:
@@ -202,7 +189,6 @@ class ContainerBackend:
             cgroupns="host",
             tmpfs={"/run": "rw,exec", "/run/lock": "rw", "/tmp": "rw,exec"},
             restart_policy={"Name": "unless-stopped"},
-            cpu_shares=cpu_shares(),
         )
         networking = api.create_networking_config({
             network_name(spec): api.create_endpoint_config(ipv4_address=node.address),

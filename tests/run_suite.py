@@ -14,10 +14,10 @@ and Debian 13's docker.io's in a container (integration-debian13) run in the bac
 container lab's start, which touch neither engine's swarm nor its subnets, and are joined before the e2e stage; their
 output is printed when they end. The lanes' stages run one after another (the host engine's service tests, then the
 Molecule scenarios: the roles', then the cluster topologies', each on lab nodes of its own; Debian 13's engine's
-service tests after the preflight rules, then ansible-test sanity and units on the built collection, then oldest-core)
-and yield the cores to e2e and lifecycle, which the run waits on: their processes are niced and their lab nodes get a
-low CPU weight, so they use what e2e and lifecycle leave (lifecycle leaves about half of the cores: it mostly waits
-on its swarm). They are joined once the foreground stages ended (the VM lane may overlap their end). A lab is removed
+service tests after the preflight rules, then ansible-test sanity and units on the built collection, then oldest-core).
+Letting them yield the cores to e2e and lifecycle (niced, their lab nodes at a low CPU weight) did not make those
+faster (2026-12-03 22:00: 1163 s and 1333 s against 1102 s and 1227 s) and starved a scenario's node past its SSH
+timeout. They are joined once the foreground stages ended (the VM lane may overlap their end). A lab is removed
 while the next one comes up, and at the end, unless SWARMFORGE_KEEP_LAB=1. Each foreground stage prints how busy the
 machine's cores were meanwhile, each background stage when it started, and the whole run how busy the cores were in
 each 5 minutes. Pass stage names to run only those (e.g. `python tests/run_suite.py unit integration`); a stage whose
@@ -72,9 +72,6 @@ class Stage:
     # "core217": its pytest (and so every ansible command and module it runs) with .venv-core217's Python, i.e.
     # ansible-core 2.17, the oldest release the collection claims; this environment's otherwise (2.19).
     python: str | None = None
-    # In the background until the end of the run: it yields the cores to the foreground stage the run waits on (its
-    # processes niced, its lab nodes with a low CPU weight) and uses what that one leaves.
-    yields: bool = True
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -86,11 +83,6 @@ class Stage:
 
 
 END = "the end of the run"  # Stage.joined_before: joined once the foreground stages ended
-# How a yielding background stage yields (Stage.yields): its processes' nice value, and its lab nodes' CPU weight
-# (Docker's --cpu-shares, against the default 1024 of the foreground's lab).
-YIELDING_NICE = 10
-YIELDING_CPU_SHARES = 128
-CPU_SHARES_VARIABLE = "SWARMFORGE_LAB_CPU_SHARES"  # read by the lab tool (lab/containers.py)
 
 # The integration tests' other engine (tests/integration/conftest.py).
 DEBIAN13_ENGINE = {"SWARMFORGE_TEST_ENGINE": "debian13"}
@@ -130,9 +122,8 @@ STAGES = [
     # at once saw each other's swarm and one removed it under the other, measured 2026-12-03 10:33). It mostly waits
     # on its engine's rolling updates.
     # The preflight rules on fixture inventories (local connection): they touch no engine, so they go first in this
-    # lane instead of before the lab (97 s of the run's critical path, measured 2026-12-03 18:16), at the normal
-    # priority (each run has a time limit).
-    Stage("preflight", ["tests/preflight"], joined_before=END, after="integration-debian13", yields=False),
+    # lane instead of before the lab (97 s of the run's critical path, measured 2026-12-03 18:16).
+    Stage("preflight", ["tests/preflight"], joined_before=END, after="integration-debian13"),
     Stage("integration-debian13-services", INTEGRATION_SERVICES, joined_before=END, after="preflight",
           part_of="integration", env=DEBIAN13_ENGINE, python="core217"),
     # ansible-test sanity and units on the built and installed collection.
@@ -238,12 +229,9 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
     stage.started_at = time.monotonic()
     sink = log.open("w", encoding="utf-8") if log else None
     python = str(core217_bin() / "python") if stage.python == "core217" else sys.executable
-    yielding = background and stage.yields and stage.joined_before == END
-    env = ansible_env(**stage.env, **({CPU_SHARES_VARIABLE: str(YIELDING_CPU_SHARES)} if yielding else {}))
     process = subprocess.Popen([python, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
-                                f"--junitxml={report}", *stage.options, *paths], cwd=REPO, env=env,
-                               stdout=sink, stderr=subprocess.STDOUT if sink else None,
-                               preexec_fn=(lambda: os.nice(YIELDING_NICE)) if yielding else None)
+                                f"--junitxml={report}", *stage.options, *paths], cwd=REPO,
+                               env=ansible_env(**stage.env), stdout=sink, stderr=subprocess.STDOUT if sink else None)
     if sink:
         sink.close()
     return process, time.monotonic(), log

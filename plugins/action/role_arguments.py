@@ -8,6 +8,7 @@ variable and the fix."""
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 import re
 
@@ -107,10 +108,15 @@ class ActionModule(ActionBase):
     _requires_connection = False
 
     def _role_defaults(self, roles_path: str, role: str) -> dict:
-        """The role's defaults/main.yml, read through Ansible's loader (so its templates are trusted as the role's)."""
+        """The role's defaults/main.yml, read through Ansible's loader, its templates trusted as the role's own.
+        ansible-core 2.19 templates only trusted text, and trusts a file's only when asked (or when the playbook
+        loaded the role already, whose cached copy it then returns): a default that reads another variable was
+        otherwise checked as its raw template text. 2.17's loader trusts every template and has no such option."""
         for name in ("main.yml", "main.yaml"):
             path = os.path.join(roles_path, role, "defaults", name)
             if os.path.isfile(path):
+                if "trusted_as_template" in inspect.signature(self._loader.load_from_file).parameters:
+                    return self._loader.load_from_file(path, trusted_as_template=True) or {}
                 return self._loader.load_from_file(path) or {}
         return {}
 
