@@ -78,7 +78,6 @@ class Stage:
     seconds: float = 0.0
     exit_code: int = 0
     cpu: tuple[int, int] | None = None  # the machine's CPU counters at its start (foreground stages)
-    started_at: float = 0.0  # time.monotonic() at its start
     skip_reasons: list[str] = field(default_factory=list)
 
 
@@ -182,10 +181,14 @@ def cpu_counters() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def busy_percent(since: tuple[int, int], now: tuple[int, int]) -> float:
+    """How busy all of this machine's cores were between two readings of cpu_counters()."""
+    return 100 * (now[0] - since[0]) / max(1, now[1] - since[1])
+
+
 def cpu_busy(since: tuple[int, int]) -> str:
     """How busy all of this machine's cores were since those counters, e.g. ', cores 87% busy'."""
-    busy, total = cpu_counters()
-    return f", cores {100 * (busy - since[0]) / max(1, total - since[1]):.0f}% busy"
+    return f", cores {busy_percent(since, cpu_counters()):.0f}% busy"
 
 
 class CpuTimeline:
@@ -203,7 +206,7 @@ class CpuTimeline:
         since = cpu_counters()
         while not self._stop.wait(self.interval):
             now = cpu_counters()
-            self.samples.append(round(100 * (now[0] - since[0]) / max(1, now[1] - since[1])))
+            self.samples.append(round(busy_percent(since, now)))
             since = now
 
     def line(self) -> str:
@@ -226,7 +229,6 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
     print(f"\n== stage {stage.name}{where}: pytest {' '.join(paths)}", flush=True)
     log = REPORTS / f"{stage.name}.log" if background else None
     stage.cpu = None if background else cpu_counters()
-    stage.started_at = time.monotonic()
     sink = log.open("w", encoding="utf-8") if log else None
     python = str(core217_bin() / "python") if stage.python == "core217" else sys.executable
     process = subprocess.Popen([python, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
@@ -348,9 +350,10 @@ def main(selected: list[str]) -> int:
     def join(before: str | None) -> None:
         for each in [each for each in background if before is None or each.stage.joined_before == before]:
             background.remove(each)
-            finish_stage(each.stage, each.started())
-            timings.append((f"{each.stage.name} (bg, from {each.stage.started_at - suite_started:.0f}s)",
-                            each.stage.seconds))
+            started = each.started()
+            finish_stage(each.stage, started)
+            began = f", from {started[1] - suite_started:.0f}s" if started else ""
+            timings.append((f"{each.stage.name} (bg{began})", each.stage.seconds))
 
     try:
         for stage in stages:

@@ -15,6 +15,7 @@ import re
 import yaml
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.action import ActionBase
 
 try:
@@ -101,6 +102,11 @@ def masked(message: str, secrets: list[str]) -> str:
     return message
 
 
+# How the loader is asked to trust a file's templates (ansible-core 2.19; 2.17 has no such option), decided once.
+_TRUSTED = {"trusted_as_template": True} if "trusted_as_template" in inspect.signature(
+    DataLoader.load_from_file).parameters else {}
+
+
 class ActionModule(ActionBase):
     """Validate the roles' arguments for this host."""
 
@@ -115,9 +121,7 @@ class ActionModule(ActionBase):
         for name in ("main.yml", "main.yaml"):
             path = os.path.join(roles_path, role, "defaults", name)
             if os.path.isfile(path):
-                if "trusted_as_template" in inspect.signature(self._loader.load_from_file).parameters:
-                    return self._loader.load_from_file(path, trusted_as_template=True) or {}
-                return self._loader.load_from_file(path) or {}
+                return self._loader.load_from_file(path, **_TRUSTED) or {}
         return {}
 
     def run(self, tmp=None, task_vars=None):
