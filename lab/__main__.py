@@ -1,7 +1,7 @@
 """swarmforge lab: bring up, tear down and list a local lab of hosts for the playbooks.
 
   python -m lab up [--managers 3 --workers 2 --storage 1]   create or reuse the lab, write its inventory
-  python -m lab up --backend vm [--memory 1024]              the lab as qemu VMs (3 managers, NFS on the last one)
+  python -m lab up --backend vm [--memory 1024] [--nice N]   the lab as qemu VMs (3 managers, NFS on the last one)
   python -m lab up --engine-source docker-ce                 nodes install docker-ce from the lab's own repository
   python -m lab docker-ce-release                            that repository publishes its next docker-ce version
   python -m lab status                                       nodes, roles, addresses, state
@@ -52,7 +52,7 @@ BACKEND_DEFAULTS: dict[str, dict] = {
     "containers": {},
     "vm": {"managers": 3, "workers": 0, "storage": 0, "storage_on_manager": True},
 }
-OPTIONS = ("managers", "workers", "storage", "subnet", "backend", "memory", "storage_on_manager", "debian",
+OPTIONS = ("managers", "workers", "storage", "subnet", "backend", "memory", "nice", "storage_on_manager", "debian",
            "manager_debian", "engine_source")
 
 
@@ -166,6 +166,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--subnet", help=f"lab network (default {DEFAULT_SUBNET})")
     up.add_argument("--backend", choices=sorted(BACKENDS), help="where nodes run (default containers)")
     up.add_argument("--memory", type=int, help="MiB per VM (vm backend; default 1024)")
+    up.add_argument("--nice", type=int,
+                    help="the VMs' CPU priority, 0-19 as nice(1) (vm backend; default 0): higher leaves the cores to "
+                         "other work first")
     up.add_argument("--storage-on-manager", action=argparse.BooleanOptionalAction, default=None,
                     help="with --storage 0, the last manager serves NFS and the registry (the vm default)")
     up.add_argument("--debian", choices=sorted(DEBIAN_SUITES),

@@ -72,6 +72,9 @@ class LabSpec:
     backend: str = "containers"
     domain: str = "lab.swarmforge.test"
     memory: int = 1024  # MiB per node (vm backend)
+    # The qemu processes' niceness (vm backend): emulated CPUs take a core each whenever the guest is busy; a lab run
+    # beside other work can leave the cores to it first.
+    nice: int = 0
     # With no storage node, the last manager serves NFS and the registry (a VM lab of three managers).
     storage_on_manager: bool = False
     # The Debian release of the nodes; manager_debian, when set, that of the managers (a cluster of two releases, as
@@ -118,6 +121,10 @@ class LabSpec:
                 raise LabError(f"{total} VMs: the vm backend supports up to {MAX_VM_NODES} nodes")
             if not 512 <= self.memory <= 65536:
                 raise LabError(f"--memory {self.memory}: give MiB per VM between 512 and 65536 (1024 is enough)")
+        if not 0 <= self.nice <= 19:
+            raise LabError(f"--nice {self.nice}: give a niceness between 0 (the default) and 19")
+        if self.nice and self.backend != "vm":
+            raise LabError("--nice is the VMs' CPU priority: only the vm backend has it")
 
     def _make_nodes(self) -> list[Node]:
         network = ipaddress.ip_network(self.subnet)
@@ -183,5 +190,6 @@ class LabSpec:
     def to_dict(self) -> dict:
         return {"name": self.name, "managers": self.managers, "workers": self.workers, "storage": self.storage,
                 "subnet": self.subnet, "backend": self.backend, "domain": self.domain, "memory": self.memory,
+                "nice": self.nice,
                 "storage_on_manager": self.storage_on_manager, "debian": self.debian,
                 "manager_debian": self.manager_debian, "engine_source": self.engine_source}

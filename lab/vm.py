@@ -10,6 +10,7 @@ KVM is used when booting a kernel with it actually works; otherwise software emu
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import shutil
@@ -54,6 +55,13 @@ def _pid_of(folder: Path, name: str) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if f"{name},process={name}".encode() in cmdline else None
+
+
+def _renice(pid: int, nice: int) -> None:
+    """Every thread of the process at that niceness (Linux keeps one per thread: qemu's emulated CPU is a thread)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
 
 
 def _kill(pid: int) -> None:
@@ -130,7 +138,9 @@ class VmBackend:
         if folder.is_dir() and (not stamp.is_file() or stamp.read_text(encoding="utf-8") != image.folder.name):
             log(f"VM {node.name} was made from an older image; recreating it")
             self._remove(spec, folder)
-        if _pid_of(folder, name) is not None:
+        running = _pid_of(folder, name)
+        if running is not None:
+            _renice(running, spec.nice)  # the lab's setting now, for every thread (the emulated CPU has its own)
             return
         if not (folder / "disk.qcow2").is_file():
             folder.mkdir(parents=True, exist_ok=True)
@@ -175,6 +185,7 @@ class VmBackend:
         # A clean -cpu for TCG; `max` offers the newest instructions qemu emulates.
         accel = ["-accel", "kvm", "-cpu", "host"] if kvm else ["-accel", "tcg", "-cpu", "max"]
         return [
+            *(["nice", "-n", str(spec.nice)] if spec.nice else []),
             QEMU, "-name", f"{name},process={name}", *accel, "-smp", "1", "-m", str(spec.memory),
             "-nodefaults", "-display", "none", "-daemonize", "-pidfile", str(folder / "qemu.pid"),
             "-serial", f"file:{folder / 'console.log'}",

@@ -29,8 +29,9 @@ VM_LAB_SUBNET = os.environ.get("SWARMFORGE_VM_LAB_SUBNET", "172.28.92.0/24")
 # the docker_engine scenario and the integration stages against Docker 26.1.
 TEST_LAB_UP = ("--subnet", TEST_LAB_SUBNET, "--engine-source", "docker-ce", "--debian", "12")
 # One manager (also serving NFS and the registry) and one worker: the tutorials' smallest cluster, on real kernels.
-# Two emulated CPUs on two cores converge far faster than three.
-VM_LAB_UP = ("--backend", "vm", "--subnet", VM_LAB_SUBNET, "--managers", "1", "--workers", "1")
+# Two emulated CPUs on two cores converge far faster than three. At niceness 10: the suite runs the VM lane beside the
+# lifecycle (tests/run_suite.py), which then keeps the cores it needs and leaves the VMs the rest.
+VM_LAB_UP = ("--backend", "vm", "--subnet", VM_LAB_SUBNET, "--managers", "1", "--workers", "1", "--nice", "10")
 # The integration tests' engine: empty for this machine's own; debianNN for that Debian release's docker.io in a
 # container (lab/otherengine.py), e.g. debian13 (Docker 26.1) beside a Debian 12 machine's 20.10.
 OTHER_ENGINE = os.environ.get("SWARMFORGE_TEST_ENGINE", "")

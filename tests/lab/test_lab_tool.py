@@ -103,6 +103,8 @@ def test_the_haproxy_image_holds_haproxy_and_its_libraries_only_and_haproxy_runs
     ({"name": "9lab"}, "lab name '9lab': use letters, digits and '-', starting with a letter"),
     ({"backend": "vm", "managers": 9, "workers": 7}, "17 VMs: the vm backend supports up to 16 nodes"),
     ({"backend": "vm", "memory": 256}, "--memory 256: give MiB per VM between 512 and 65536"),
+    ({"backend": "vm", "nice": 20}, "--nice 20: give a niceness between 0 (the default) and 19"),
+    ({"nice": 5}, "--nice is the VMs' CPU priority: only the vm backend has it"),
     ({"storage": 1, "storage_on_manager": True}, "--storage 1 with --storage-on-manager: choose one place"),
     ({"debian": "11"}, "--debian 11: the lab builds Debian 12 and 13 nodes"),
     ({"manager_debian": "14"}, "--manager-debian 14: the lab builds Debian 12 and 13 nodes"),
