@@ -19,6 +19,18 @@ from helpers import TEST_LAB_NAME, TEST_LAB_UP, VM_LAB_NAME, VM_LAB_UP, Outside,
 from lab.appimages import ensure_busybox_image, load_into_nodes
 from lab.containers import container_name
 
+# The suite runner's folder of marks (tests/run_suite.py): the first test begun under tests/<folder> writes
+# <folder> there, so that a stage waiting for that moment starts (the VM lane with the lifecycle).
+_STARTED = os.environ.get("SWARMFORGE_SUITE_STARTED")
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    parts = Path(location[0]).parts
+    if _STARTED and len(parts) > 2 and parts[0] == "tests":
+        mark = Path(_STARTED) / parts[1]
+        if not mark.exists():
+            mark.write_text(nodeid + "\n", encoding="utf-8")
+
 
 def _session_lab(name: str, up: tuple[str, ...], timeout: float) -> Iterator[str]:
     """The suite runner brings a lab up once for all the stages that share it; a test run alone brings it up itself

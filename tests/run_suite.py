@@ -38,6 +38,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / ".lab" / "reports"
+# Where each stage's pytest marks the first test it began under tests/<folder> (tests/conftest.py), for a background
+# stage that starts with it (Stage.starts_with).
+STARTED = REPORTS / "started"
 sys.path.insert(0, str(REPO / "tests"))
 
 from helpers import (  # noqa: E402 - after tests/ is on the path
@@ -66,6 +69,9 @@ class Stage:
     session_of: str | None = None
     # In the background, after this background stage ends (one lane: they would compete for the same engine or cores).
     after: str | None = None
+    # In the background, once the first test under tests/<this> began (a foreground stage, possibly run in another's
+    # session: the session marks it, tests/conftest.py), or once the foreground stages ended, whichever comes first.
+    starts_with: str | None = None
     part_of: str | None = None  # selecting that name (e.g. `make integration`) selects this stage too
     options: list[str] = field(default_factory=list)  # more pytest arguments
     env: dict[str, str] = field(default_factory=dict)  # more environment for its pytest
@@ -132,15 +138,16 @@ STAGES = [
     # that one out).
     Stage("oldest-core", ["tests/molecule/test_oldest_core.py"], joined_before=END, after="sanity",
           part_of="clusters"),
+    # The VM lane (its own lab: qemu VMs with real kernels), in the background from the lifecycle's first step on:
+    # the lifecycle alone leaves a third of the cores idle (56-65 % busy, 2026-12-03 22:00), and the lanes above have
+    # mostly ended by then. Beside e2e as well (2026-12-03 20:57), every stage ran on saturated cores (95-99 % busy for
+    # 40 minutes), e2e and lifecycle took 1557 s and 1541 s instead of 1102 s and 1227 s, and the run got longer.
+    # Run alone, it runs in the foreground.
+    Stage("vm", ["tests/vm"], lab="vm", joined_before=END, starts_with="lifecycle"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
     # (one converge of the lab, one rerun with changed=0, for both).
     Stage("lifecycle", ["tests/lifecycle"], lab="containers", session_of="e2e"),
-    # The VM lane, alone in the foreground at the end: its emulated CPUs take both cores. Measured 2026-12-03 21:00 in
-    # the second lane instead, beside e2e and lifecycle: every stage then ran on saturated cores (95-99 % busy for 40
-    # minutes), e2e and lifecycle took 1557 s and 1541 s instead of 1102 s and 1227 s, the lane 1505 s instead of
-    # 643 s, and the whole run 3376 s instead of 3264 s.
-    Stage("vm", ["tests/vm"], lab="vm"),
 ]
 
 
@@ -233,7 +240,7 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
     python = str(core217_bin() / "python") if stage.python == "core217" else sys.executable
     process = subprocess.Popen([python, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
                                 f"--junitxml={report}", *stage.options, *paths], cwd=REPO,
-                               env=ansible_env(**stage.env), stdout=sink, stderr=subprocess.STDOUT if sink else None)
+                               env=ansible_env(SWARMFORGE_SUITE_STARTED=str(STARTED), **stage.env), stdout=sink, stderr=subprocess.STDOUT if sink else None)
     if sink:
         sink.close()
     return process, time.monotonic(), log
@@ -282,22 +289,35 @@ class BackgroundStage:
         self.stage = stage
         self._started: tuple[subprocess.Popen, float, Path | None] | None = None
         self._cancelled = threading.Event()
-        if not priors:
+        self._released = threading.Event()  # the foreground stages ended: a stage waiting on a mark starts now
+        if not priors and not stage.starts_with:
             self._started = start_stage(stage, background=True)
             self._thread = None
+            return
+        if stage.starts_with:
+            print(f"\n== stage {stage.name}: in the background once the first test under tests/{stage.starts_with} "
+                  "began", flush=True)
         else:
             print(f"\n== stage {stage.name}: in the background once {', '.join(p.stage.name for p in priors)} "
                   "ended", flush=True)
-            self._thread = threading.Thread(target=self._after, args=(priors,), daemon=True)
-            self._thread.start()
+        self._thread = threading.Thread(target=self._after, args=(priors,), daemon=True)
+        self._thread.start()
 
     def _after(self, priors: list[BackgroundStage]) -> None:
         for prior in priors:
             before = prior.started()
             if before is not None:
                 before[0].wait()
+        if self.stage.starts_with:
+            mark = STARTED / self.stage.starts_with
+            while not mark.exists() and not self._released.wait(1):
+                pass
         if not self._cancelled.is_set():
             self._started = start_stage(self.stage, background=True)
+
+    def release(self) -> None:
+        """The foreground stages ended: it no longer waits for a test to begin."""
+        self._released.set()
 
     def started(self) -> tuple[subprocess.Popen, float, Path | None] | None:
         """Its process (None when it had nothing to run), once started."""
@@ -308,6 +328,7 @@ class BackgroundStage:
     def cancel(self) -> None:
         """It will not start any more."""
         self._cancelled.set()
+        self._released.set()
 
     def stop(self) -> None:
         self.cancel()
@@ -328,6 +349,9 @@ def in_background(stage: Stage, stages: list[Stage]) -> bool:
 
 def main(selected: list[str]) -> int:
     REPORTS.mkdir(parents=True, exist_ok=True)
+    STARTED.mkdir(exist_ok=True)
+    for mark in STARTED.iterdir():  # an earlier run's
+        mark.unlink()
     stages = [stage for stage in STAGES if not selected or stage.name in selected or stage.part_of in selected]
     timings: list[tuple[str, float]] = []
     failed_labs: set[str] = set()
@@ -396,6 +420,8 @@ def main(selected: list[str]) -> int:
                 continue
             run_stage(stage, partners)
             timings.extend((each.name, each.seconds) for each in (stage, *partners))
+        for each in background:
+            each.release()
         if current and not keep:  # its lab goes before the lanes are waited for, which may still need the cores
             timed(f"{current} down", current, "down")
             current = None
