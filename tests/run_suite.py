@@ -1,9 +1,10 @@
 """Run the whole test suite in layers, print each stage's duration and one pytest-style summary line.
 
 Stages run in order: integration and integration-debian13 -> lint -> unit (and unit-core217) -> lab (brings up the
-shared container lab) -> e2e -> lifecycle -> vm (the VM lane: qemu VMs with real kernels, for the routing mesh, VIPs
-and NFS volumes), with two background lanes beside e2e and lifecycle: integration-services -> molecule -> clusters,
-and preflight -> integration-debian13-services -> sanity -> oldest-core. Each stage is one pytest run whose JUnit
+shared container lab) -> e2e -> lifecycle, with two background lanes beside e2e and lifecycle: integration-services ->
+molecule -> clusters, and preflight -> integration-debian13-services -> sanity -> oldest-core; and vm (the VM lane:
+qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes) in the background from the lifecycle's first
+step on, its VMs at a lower CPU priority (niceness 10) so that the lifecycle keeps the cores it needs. Each stage is one pytest run whose JUnit
 report feeds the totals, except lifecycle, which runs in e2e's session when both run (one converge of the lab and one
 no-op rerun serve both; each still counts its own tests and time). Two ansible-core releases run: 2.19
 (requirements.txt) everywhere, and 2.17, the oldest the collection claims (requirements-core217.txt, in .venv-core217,
@@ -17,8 +18,8 @@ Molecule scenarios: the roles', then the cluster topologies', each on lab nodes 
 service tests after the preflight rules, then ansible-test sanity and units on the built collection, then oldest-core).
 Letting them yield the cores to e2e and lifecycle (niced, their lab nodes at a low CPU weight) did not make those
 faster (2026-12-03 22:00: 1163 s and 1333 s against 1102 s and 1227 s) and starved a scenario's node past its SSH
-timeout. They are joined once the foreground stages ended (the VM lane may overlap their end). A lab is removed
-while the next one comes up, and at the end, unless SWARMFORGE_KEEP_LAB=1. Each foreground stage prints how busy the
+timeout. They are joined once the foreground stages ended. The container lab is removed at the end (the VM lane's
+own session brings its lab up and removes it), unless SWARMFORGE_KEEP_LAB=1. Each foreground stage prints how busy the
 machine's cores were meanwhile, each background stage when it started, and the whole run how busy the cores were in
 each 5 minutes. Pass stage names to run only those (e.g. `python tests/run_suite.py unit integration`); a stage whose
 partner is not selected runs in the foreground.
