@@ -4,8 +4,8 @@ Stages run in order: integration and integration-debian13 -> lint -> unit (and u
 shared container lab) -> e2e -> lifecycle, with two background lanes beside e2e and lifecycle: integration-services ->
 molecule -> clusters, and preflight -> integration-debian13-services -> sanity -> oldest-core; and vm (the VM lane:
 qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes) in the background from the lifecycle's first
-step on, its VMs at a lower CPU priority (niceness 10) so that the lifecycle keeps the cores it needs. Each stage is one pytest run whose JUnit
-report feeds the totals, except lifecycle, which runs in e2e's session when both run (one converge of the lab and one
+step on, its VMs at a lower CPU priority (niceness 10) so that the lifecycle keeps the cores it needs. Each stage is
+one pytest run whose JUnit report feeds the totals, except lifecycle, which runs in e2e's session when both run (one converge of the lab and one
 no-op rerun serve both; each still counts its own tests and time). Two ansible-core releases run: 2.19
 (requirements.txt) everywhere, and 2.17, the oldest the collection claims (requirements-core217.txt, in .venv-core217,
 which the suite makes), for unit-core217, both Debian 13 integration stages and oldest-core (site.yml converged, rerun
@@ -143,7 +143,8 @@ STAGES = [
     # the lifecycle alone leaves a third of the cores idle (56-65 % busy, 2026-12-03 22:00), and the lanes above have
     # mostly ended by then. Beside e2e as well (2026-12-03 20:57), every stage ran on saturated cores (95-99 % busy for
     # 40 minutes), e2e and lifecycle took 1557 s and 1541 s instead of 1102 s and 1227 s, and the run got longer.
-    # Run alone, it runs in the foreground.
+    # Beside the lifecycle only (2026-12-04 02:05): the lane took 915 s and ended first, the lifecycle 1370 s, the run
+    # 2777 s instead of 3264 s with the lane alone at the end. Run alone, it runs in the foreground.
     Stage("vm", ["tests/vm"], lab="vm", joined_before=END, starts_with="lifecycle"),
     Stage("e2e", ["tests/e2e"], lab="containers"),
     # Changes the shared lab step by step (scale, remove, upgrade, recover, reset): it runs after e2e, in its session
@@ -241,7 +242,8 @@ def start_stage(stage: Stage, background: bool, partners: tuple[Stage, ...] = ()
     python = str(core217_bin() / "python") if stage.python == "core217" else sys.executable
     process = subprocess.Popen([python, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q",
                                 f"--junitxml={report}", *stage.options, *paths], cwd=REPO,
-                               env=ansible_env(SWARMFORGE_SUITE_STARTED=str(STARTED), **stage.env), stdout=sink, stderr=subprocess.STDOUT if sink else None)
+                               env=ansible_env(SWARMFORGE_SUITE_STARTED=str(STARTED), **stage.env), stdout=sink,
+                               stderr=subprocess.STDOUT if sink else None)
     if sink:
         sink.close()
     return process, time.monotonic(), log
