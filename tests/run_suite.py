@@ -5,8 +5,8 @@ shared container lab) -> e2e -> lifecycle, with two background lanes beside e2e 
 molecule -> clusters, and preflight -> integration-debian13-services -> sanity -> oldest-core; and vm (the VM lane:
 qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes) in the background from the lifecycle's first
 step on, its VMs at a lower CPU priority (niceness 10) so that the lifecycle keeps the cores it needs. Each stage is
-one pytest run whose JUnit report feeds the totals, except lifecycle, which runs in e2e's session when both run (one converge of the lab and one
-no-op rerun serve both; each still counts its own tests and time). Two ansible-core releases run: 2.19
+one pytest run whose JUnit report feeds the totals, except lifecycle, which runs in e2e's session when both run (one
+converge of the lab and one no-op rerun serve both; each still counts its own tests and time). Two ansible-core releases run: 2.19
 (requirements.txt) everywhere, and 2.17, the oldest the collection claims (requirements-core217.txt, in .venv-core217,
 which the suite makes), for unit-core217, both Debian 13 integration stages and oldest-core (site.yml converged, rerun
 and checked on the tutorials' cluster of two Debian releases).
