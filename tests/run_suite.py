@@ -6,10 +6,10 @@ molecule -> clusters, and preflight -> integration-debian13-services -> sanity -
 qemu VMs with real kernels, for the routing mesh, VIPs and NFS volumes) in the background from the lifecycle's first
 step on, its VMs at a lower CPU priority (niceness 10) so that the lifecycle keeps the cores it needs. Each stage is
 one pytest run whose JUnit report feeds the totals, except lifecycle, which runs in e2e's session when both run (one
-converge of the lab and one no-op rerun serve both; each still counts its own tests and time). Two ansible-core releases run: 2.19
-(requirements.txt) everywhere, and 2.17, the oldest the collection claims (requirements-core217.txt, in .venv-core217,
-which the suite makes), for unit-core217, both Debian 13 integration stages and oldest-core (site.yml converged, rerun
-and checked on the tutorials' cluster of two Debian releases).
+converge of the lab and one no-op rerun serve both; each still counts its own tests and time). Two ansible-core
+releases run: 2.19 (requirements.txt) everywhere, and 2.17, the oldest the collection claims (requirements-core217.txt,
+in .venv-core217, which the suite makes), for unit-core217, both Debian 13 integration stages and oldest-core (site.yml
+converged, rerun and checked on the tutorials' cluster of two Debian releases).
 The integration stages mostly wait on their engine's swarm (a quarter of two cores, measured): this machine's engine's
 and Debian 13's docker.io's in a container (integration-debian13) run in the background beside lint, unit and the
 container lab's start, which touch neither engine's swarm nor its subnets, and are joined before the e2e stage; their
