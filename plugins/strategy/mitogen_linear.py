@@ -57,6 +57,7 @@ def collection_module_utils(module_path: str) -> list[tuple[str, str, bool]]:
 
 try:
     import ansible.collections.list
+    import ansible_mitogen.affinity
     import ansible_mitogen.loaders
     import ansible_mitogen.planner
     import ansible_mitogen.strategy
@@ -101,6 +102,14 @@ else:
         invocation._extra_sys_paths.update(_COLLECTION_DIRS)
 
     ansible_mitogen.planner._load_collections = _load_collections
+
+    # Mitogen pins its processes to CPUs: its connection multiplexer to CPU 0 and, on a machine with fewer than four,
+    # the top-level process, every worker and every ssh child all to CPU 1 — one core for the whole run while the
+    # other waits on the multiplexer. Left to the kernel's scheduler, a no-op rerun of site.yml on the 6-host lab took
+    # 0.80x the time and preflight.yml 0.91x (farm-bench, paired, 2 cores, 2026-12-04). Machines with four or more
+    # keep Mitogen's placement (a core each for the multiplexer and the top level), which was not measured here.
+    if len(os.sched_getaffinity(0)) < 4:
+        ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
 
     class StrategyModule(ansible_mitogen.strategy.StrategyMixin, _Linear):
         def run(self, *args, **kwargs):

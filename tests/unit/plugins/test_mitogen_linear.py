@@ -1,9 +1,14 @@
-"""The strategy's list of a module's collection module_utils, which Mitogen needs before an async job detaches."""
+"""The strategy: the collection module_utils Mitogen needs listed before an async job detaches; CPU placement."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 from ansible_collections.swarmforge.swarm.plugins.strategy.mitogen_linear import collection_module_utils
 
@@ -57,3 +62,30 @@ def test_a_task_run_in_place_gets_nothing_added_and_is_not_forked() -> None:
     planner = planner_for("swarm_config", wrap_async=False)
     assert planner.get_module_map() == {"builtin": ["ansible.module_utils.basic"], "custom": []}
     assert not planner.should_fork(), "it runs in the host's persistent interpreter, as a module without them does"
+
+
+def test_commands_run_on_every_cpu_the_controller_has(tmp_path: Path) -> None:
+    """Mitogen pins its processes: below four CPUs its top-level process, workers and every child on one CPU, the
+    multiplexer on the other. The strategy leaves placement to the kernel there, so what a task starts may use every
+    CPU the controller may use."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 4:
+        pytest.skip(f"{len(cpus)} CPUs: Mitogen keeps its own placement on four or more")
+    if len(cpus) < 2:
+        pytest.skip("one CPU: nothing to pin to another")
+    playbook = tmp_path / "cpus.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.command: grep Cpus_allowed_list /proc/self/status\n      register: cpus\n"
+        "    - ansible.builtin.debug: {msg: 'CPUS={{ cpus.stdout.split()[-1] }}'}\n"
+    )
+    result = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+         "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=REPO,
+        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_STRATEGY": "swarmforge.swarm.mitogen_linear"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = re.findall(r"CPUS=(\S+?)\"", result.stdout)
+    expected = f"{cpus[0]}-{cpus[-1]}" if cpus == list(range(cpus[0], cpus[-1] + 1)) else ",".join(map(str, cpus))
+    assert seen == [expected], result.stdout
