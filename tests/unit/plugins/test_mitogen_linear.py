@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+from ansible_collections.swarmforge.swarm.plugins.strategy import mitogen_linear as strategy_module
 from ansible_collections.swarmforge.swarm.plugins.strategy.mitogen_linear import collection_module_utils
 
 REPO = Path(__file__).resolve().parents[3]
@@ -80,8 +81,9 @@ def test_commands_run_on_every_cpu_the_controller_has(tmp_path: Path) -> None:
         "    - ansible.builtin.command: grep Cpus_allowed_list /proc/self/status\n      register: cpus\n"
         "    - ansible.builtin.debug: {msg: 'CPUS={{ cpus.stdout.split()[-1] }}'}\n"
     )
-    # This checkout's collections (its link to itself), or the tree the collection is installed in (ansible-test).
-    collections = REPO / "collections" if (REPO / "collections").is_dir() else REPO.parents[1]
+    # The collections tree the strategy was imported from here (this checkout's link to itself, or the installed tree
+    # ansible-test runs in): <tree>/ansible_collections/swarmforge/swarm/plugins/strategy/mitogen_linear.py.
+    collections = Path(strategy_module.__file__).parents[5]
     # ansible-playbook's entry point in this Python: ansible-test provides ansible-core on PYTHONPATH, with no scripts.
     command = [sys.executable, "-c", "import sys; from ansible.cli.playbook import main; sys.argv[0] = 'ansible-playbook'; main()",
                "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)]
