@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible.errors import AnsibleFilterError
+from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
+from jinja2 import Undefined
 
 
 def _network(value, what):
@@ -76,7 +77,61 @@ def not_networks(values, what):
     return wrong
 
 
+def advertise_address(facts, addr=None, interface=None, cidr=None):
+    """The address a swarm member advertises, from its network facts (ansible_facts) and the first of these that is
+    given (None: not given): swarm_advertise_addr as it is; the IPv4 address of swarm_advertise_interface; the host's
+    first address inside swarm_advertise_cidr; else the default route's address. Returns {"address": ... ('' when the
+    chosen way gives none), "source": the way, as a failure names it, "host_addresses": every IPv4 then IPv6 address
+    the host has}, so that one task can resolve the address and another check it is the host's."""
+    facts = facts or {}
+    host_addresses = list(facts.get("all_ipv4_addresses") or []) + list(facts.get("all_ipv6_addresses") or [])
+    if addr is not None:
+        address, source = str(addr), f"swarm_advertise_addr {addr}"
+    elif interface is not None:
+        # Ansible names an interface's facts with its dashes as underscores (br-lab: ansible_facts.br_lab).
+        found = facts.get(str(interface).replace("-", "_")) or {}
+        address, source = (found.get("ipv4") or {}).get("address", ""), f"swarm_advertise_interface {interface}"
+    elif cidr is not None:
+        inside = in_network(host_addresses, cidr)
+        address, source = (inside[0] if inside else ""), f"swarm_advertise_cidr {cidr}"
+    else:
+        address, source = (facts.get("default_ipv4") or {}).get("address", ""), "the default route's address"
+    return {"address": address, "source": source, "host_addresses": host_addresses}
+
+
+def shared_values(by_host):
+    """The values of a mapping (host: value) that more than one host holds, each as "value (host, host)" with the hosts
+    sorted, in the order the values first occur."""
+    holders: dict = {}
+    for host, value in (by_host or {}).items():
+        holders.setdefault(value, []).append(str(host))
+    return [f"{value} ({', '.join(sorted(hosts))})" for value, hosts in holders.items() if len(hosts) > 1]
+
+
+def host_addresses(hosts, hostvars):
+    """One address per host of hosts (host: address), for the hosts files and the members' firewall sets: the address
+    preflight resolved on the host (preflight_advertise_addr), else, for hosts the run did not reach, its
+    swarm_advertise_addr, else its ansible_host, else its inventory name."""
+    found = {}
+    for host in hosts or []:
+        values = hostvars[host]
+        for name in ("preflight_advertise_addr", "swarm_advertise_addr", "ansible_host"):
+            try:
+                value = values.get(name)
+            except AnsibleUndefinedVariable:
+                value = None
+            # As Jinja's default() takes it, a value made of what this run does not know (the network facts of a host
+            # it did not reach) is no value: templated, it comes back undefined.
+            if value is not None and not isinstance(value, Undefined):
+                found[host] = str(value)
+                break
+        else:
+            found[host] = str(host)
+    return found
+
+
 class FilterModule:
     def filters(self):
         return {"ip_version": ip_version, "in_network": in_network, "overlapping": overlapping,
-                "duplicates": duplicates, "not_networks": not_networks}
+                "duplicates": duplicates, "not_networks": not_networks, "advertise_address": advertise_address,
+                "shared_values": shared_values, "host_addresses": host_addresses}
