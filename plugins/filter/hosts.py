@@ -8,17 +8,6 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 
-def unreachable_hosts(hosts, hostvars, result):
-    """The hosts of hosts, in order, whose registered result (the variable named result) says Ansible could not reach
-    them (a play run with ignore_unreachable registers that instead of failing); hosts without it are not listed."""
-    found = []
-    for host in hosts or []:
-        values = hostvars[host]
-        if result in values and (values[result] or {}).get("unreachable"):
-            found.append(host)
-    return found
-
-
 def host_values(hosts, hostvars, name):
     """What each host of hosts holds in the variable named name (a registered result, a fact), as host: value in the
     order of hosts; hosts without it are left out. Selected on afterwards with dict2items and the value's fields."""
@@ -28,6 +17,12 @@ def host_values(hosts, hostvars, name):
         if name in values:
             found[host] = values[name]
     return found
+
+
+def unreachable_hosts(hosts, hostvars, result):
+    """The hosts of hosts, in order, whose registered result (the variable named result) says Ansible could not reach
+    them (a play run with ignore_unreachable registers that instead of failing); hosts without it are not listed."""
+    return [host for host, registered in host_values(hosts, hostvars, result).items() if (registered or {}).get("unreachable")]
 
 
 def _path(item, path, default):
