@@ -7,7 +7,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -22,10 +22,10 @@ class Cluster:
     name: str
     spec: LabSpec
     inventory: Path
-    first_converge: str
+    first_converge: str = field(repr=False)
     # The output of a rerun of site.yml that changed nothing, once a test made one (test_site.py): the lifecycle's
     # first step reads it instead of running its own when both run in one session.
-    noop_rerun: str | None = None
+    noop_rerun: str | None = field(default=None, repr=False)
     # Where the converge ran from when it was the installed collection's (helpers.Outside): a user's directory.
     outside: Outside | None = None
 

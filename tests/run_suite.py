@@ -86,6 +86,7 @@ class Stage:
     exit_code: int = 0
     cpu: tuple[int, int] | None = None  # the machine's CPU counters at its start (foreground stages)
     skip_reasons: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
 
 END = "the end of the run"  # Stage.joined_before: joined once the foreground stages ended
@@ -166,12 +167,27 @@ def count(stage: Stage, report: Path, folder: str | None = None) -> None:
         outcome = {child.tag for child in case}
         if outcome & {"failure", "error"}:
             stage.failed += 1
+            stage.failures.append(f"{case.get('name')}: {failure_reason(case)}")
         elif "skipped" in outcome:
             stage.skipped += 1
             reason = next(child for child in case if child.tag == "skipped").get("message", "")
             stage.skip_reasons.append(f"{case.get('name')}: {reason}")
         else:
             stage.passed += 1
+
+
+def failure_reason(case: ET.Element, width: int = 900) -> str:
+    """Why a test failed, on one line: the traceback's `E` lines (the assertion and its message) — their start and
+    end when long, as when they carry a playbook's output — so that the run's last screen says what broke even where
+    a log shows only its head and tail."""
+    element = next(child for child in case if child.tag in ("failure", "error"))
+    explained = [line.strip()[1:].strip() for line in (element.text or "").splitlines() if line.strip().startswith("E ")]
+    reason = " | ".join(line for line in explained if line) or " ".join((element.get("message") or "").split())
+    if len(reason) > width:
+        reason = f"{reason[:width // 3]} [...] {reason[-(width - width // 3):]}"
+    # A playbook's output in the message: its first failed task is what to read.
+    fatal = next((line for line in explained if line.startswith(("fatal:", "failed:")) or "FAILED!" in line), "")
+    return f"{fatal[:width // 2]} || {reason}" if fatal else reason
 
 
 def junit_seconds(report: Path) -> float:
@@ -451,6 +467,11 @@ def main(selected: list[str]) -> int:
     if reasons:
         print("== skipped, with the reason")
         for reason in reasons:
+            print(f"   {reason}")
+    failures = [f"{stage.name}: {reason}" for stage in stages for reason in stage.failures]
+    if failures:  # the first is the one to read: a lifecycle step's failure fails every step after it
+        print("== failed, with the reason")
+        for reason in failures:
             print(f"   {reason}")
     print(f"summary: {passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed or any(stage.exit_code not in (0, 5) for stage in stages) else 0
