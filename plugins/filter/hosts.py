@@ -53,19 +53,21 @@ def mapping_of(items, key, value, default=_MISSING):
     return found
 
 
-def acting_manager(named, acting, managers, answering):
+def acting_manager(named, acting, managers, answering, live=None):
     """The manager a role acts through: the one the inventory names (named, when not empty), else the one the swarm
     role chose from live state this run (acting, when not empty), else the first of managers (the role's manager
-    group, in inventory order) that answered this run (answering: preflight_managers), else the first of managers."""
+    group, in inventory order) that is an active manager of the swarm (live: preflight_swarm.managers), else the first
+    that answered this run (answering: preflight_managers), else the first of managers."""
     if named:
         return named
     if acting:
         return acting
     managers = list(managers or [])
+    active = [host for host in managers if host in (live or [])]
     reached = [host for host in managers if host in (answering or [])]
-    if not (reached or managers):
+    if not (active or reached or managers):
         raise AnsibleFilterError("acting_manager: no manager to act through: the manager group is empty")
-    return (reached or managers)[0]
+    return (active or reached or managers)[0]
 
 
 class FilterModule:

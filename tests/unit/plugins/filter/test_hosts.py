@@ -46,6 +46,9 @@ def test_the_acting_manager_named_else_chosen_else_the_first_that_answered() -> 
     assert acting_manager("manager3", "manager2", managers, managers) == "manager3"
     assert acting_manager("", "manager2", managers, managers) == "manager2"
     assert acting_manager("", "", managers, ["manager3", "manager2"]) == "manager2"
+    # One that answers but is no active manager of the swarm (its engine down, left, locked) is passed over.
+    assert acting_manager("", "", managers, managers, ["manager2", "manager3"]) == "manager2"
+    assert acting_manager("", "", managers, ["manager1"], []) == "manager1"
     # None answered (check mode on a lab that is down, a role run alone): the inventory's first.
     assert acting_manager("", "", managers, []) == "manager1"
     with pytest.raises(AnsibleFilterError, match="the manager group is empty"):
