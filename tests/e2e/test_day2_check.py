@@ -12,6 +12,7 @@ The runs only read, so they go three at a time, each with its own fact cache (th
 
 from __future__ import annotations
 
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -117,6 +118,16 @@ def test_the_check_exits_0_and_reports_only_what_a_run_would_change(checked, nam
         assert changed == set(), f"{name} --check on the converged cluster reports changes on {sorted(changed)}"
     else:
         assert changed and changed <= allowed, f"{name} --check: changes reported on {sorted(changed)}"
+
+
+def test_the_reset_plan_takes_the_managers_out_the_leader_last(cluster, checked) -> None:
+    """reset.yml finds the Raft leader by its NodeID (preflight_swarm), not by its engine's hostname: its plan has
+    every manager leave, the leader last."""
+    output = checked["results"]["reset"].stdout
+    task = output.split("Reset | managers leave, the leader last", 1)[1].split("TASK [", 1)[0]
+    order = re.findall(r"\(item=([\w.-]+)\)", task)
+    leader = next(n["Hostname"] for n in cluster.nodes() if n["ManagerStatus"] == "Leader")
+    assert sorted(order) == ["manager1", "manager2", "manager3"] and order[-1] == leader, task[-3000:]
 
 
 @pytest.mark.parametrize("name", list(REFUSALS))
