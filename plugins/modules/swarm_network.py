@@ -117,10 +117,11 @@ actions:
 
 import json
 
-from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import NotFound, SwarmClient
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import NotFound, SwarmClient, wait_until
 from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_immutable import ImmutableObject
 
 ENCRYPTED_OPTION = "encrypted"
+ALLOCATION_WAIT = 20  # seconds a just-created network may take to be allocated on a loaded manager
 
 
 def live_view(network: dict) -> dict:
@@ -196,11 +197,22 @@ class NetworkManager(ImmutableObject):
         exact = [n for n in found or [] if n.get("Name") == self.params["name"]]
         if not exact:
             return None
-        try:
-            return self.client.call("GET", f"/networks/{exact[0]['Id']}", params={"verbose": "false"},
-                                    what="network inspect")
-        except NotFound:
-            return None
+        network_id = exact[0]["Id"]
+        seen: dict = {}
+
+        def allocated() -> bool:
+            try:
+                seen["network"] = self.client.call("GET", f"/networks/{network_id}", params={"verbose": "false"},
+                                                   what="network inspect")
+            except NotFound:  # listed, then removed before the inspect
+                seen["network"] = None
+                return True
+            return bool(seen["network"].get("Driver"))
+
+        # Swarm's allocator fills in a new network's driver a moment after the create: until then the engine reports
+        # Driver "" and a comparison would see drift that is not there. Wait for it, bounded.
+        wait_until(allocated, timeout=ALLOCATION_WAIT, every=0.5)
+        return seen["network"]
 
     def used_by(self) -> list[str]:
         services = self.client.call("GET", "/services", what="service ls") or []

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.swarmforge.swarm.plugins.modules.swarm_network import asked_view, create_payload, differences, live_view
+from ansible_collections.swarmforge.swarm.plugins.modules import swarm_network
+from ansible_collections.swarmforge.swarm.plugins.modules.swarm_network import (
+    NetworkManager, asked_view, create_payload, differences, live_view)
 
 LIVE = {"Id": "n1", "Driver": "overlay", "Attachable": True, "Internal": False,
         "IPAM": {"Config": [{"Subnet": "10.201.0.0/24", "Gateway": "10.201.0.1"}]},
@@ -46,3 +48,36 @@ def test_create_payload() -> None:
                        "Attachable": True, "Internal": False, "Options": {"encrypted": ""}, "Labels": {"a": "1"},
                        "IPAM": {"Driver": "default", "Config": [{"Subnet": "10.9.0.0/24", "Gateway": "10.9.0.1"}]}}
     assert "IPAM" not in create_payload("web", params())
+
+
+class FakeEngine:
+    """Answers network ls and inspect as a manager does right after a create: Driver "" until swarm's allocator ran."""
+
+    def __init__(self, unallocated_reads: int) -> None:
+        self.params = params(name="web", state="present", recreate="never")
+        self.check_mode = False
+        self.unallocated_reads = unallocated_reads
+        self.inspects = 0
+
+    def require_manager(self, module: str) -> None:
+        pass
+
+    def call(self, method: str, path: str, **_: object) -> object:
+        if path == "/networks":
+            return [{"Name": "web-other", "Id": "n0"}, {"Name": "web", "Id": "n1"}]
+        assert path == "/networks/n1"
+        self.inspects += 1
+        if self.inspects <= self.unallocated_reads:
+            return {"Id": "n1", "Driver": "", "IPAM": {"Config": None}}
+        return LIVE
+
+
+def test_find_waits_for_swarm_to_allocate_a_new_network() -> None:
+    engine = FakeEngine(unallocated_reads=2)
+    assert NetworkManager(engine).current == LIVE and engine.inspects == 3
+
+
+def test_find_gives_up_waiting_and_returns_what_it_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(swarm_network, "ALLOCATION_WAIT", 1)
+    engine = FakeEngine(unallocated_reads=100)
+    assert NetworkManager(engine).current["Driver"] == "" and 2 <= engine.inspects <= 4
