@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.swarmforge.swarm.plugins.modules import swarm_network
-from ansible_collections.swarmforge.swarm.plugins.modules.swarm_network import (
-    NetworkManager, asked_view, create_payload, differences, live_view)
+from ansible_collections.swarmforge.swarm.plugins.modules.swarm_network import NetworkManager, asked_view, create_payload, differences, live_view
 
 LIVE = {"Id": "n1", "Driver": "overlay", "Attachable": True, "Internal": False,
         "IPAM": {"Config": [{"Subnet": "10.201.0.0/24", "Gateway": "10.201.0.1"}]},
