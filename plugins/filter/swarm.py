@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.swarmforge.swarm.plugins.filter.hosts import host_values
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_certificate import certificate_subject
 
 
 def _views(results):
@@ -25,18 +26,27 @@ def _views(results):
 
 
 def _engine_answer(answer):
-    """(swarm, nodes, quorum lost) from one engine's answer to preflight's read: `docker info`'s Swarm as JSON on the
-    first line; on a manager each node of `docker node ls` as JSON, a line each, or NO-LEADER. None when the engine did
-    not answer (no engine, or it is stopped)."""
+    """(swarm, nodes, quorum lost, certificate subject) from one engine's answer to preflight's read: `docker info`'s
+    Swarm as JSON on the first line; then on a manager each node of `docker node ls` as JSON, a line each, or
+    NO-LEADER; on a worker its node certificate in PEM. None when the engine did not answer (no engine, or it is
+    stopped)."""
     lines = [line for line in str(answer.get("stdout", "")).splitlines() if line.strip()]
     if answer.get("rc", 1) != 0 or not lines:
         return None
+    rest = lines[1:]
+    subject = {}
+    if rest and rest[0].strip() == "-----BEGIN CERTIFICATE-----":
+        try:
+            subject = certificate_subject("\n".join(rest))
+        except ValueError:  # unreadable: the ClusterID stays unknown, as the engine leaves it
+            subject = {}
+        rest = []
     try:
         swarm = json.loads(lines[0])
-        nodes = [json.loads(line) for line in lines[1:] if line.strip() != "NO-LEADER"]
+        nodes = [json.loads(line) for line in rest if line.strip() != "NO-LEADER"]
     except ValueError as error:
         raise AnsibleFilterError(f"swarm_state: an engine's answer is not what the read prints: {error}") from error
-    return swarm, nodes, "NO-LEADER" in lines[1:]
+    return swarm, nodes, "NO-LEADER" in rest, subject
 
 
 def swarm_state(hosts, hostvars, result, others=None):
@@ -44,10 +54,10 @@ def swarm_state(hosts, hostvars, result, others=None):
     others, a loop's results of the read delegated to hosts outside the play, each item a host).
 
     Returns hosts (host: state, role, node_id, cluster_id, leader; state `no engine`, with the error, where no engine
-    answered), cluster_ids (every ClusterID the managers report, in host order), cluster_id (the one, when there is
-    exactly one), managers and workers (hosts active in a swarm with that role), locked, pending, no_engine,
-    quorum_lost (managers whose swarm has no leader), leader (the host whose node the managers name as leader, empty
-    when none of hosts is) and autolock. Hosts that were skipped or did not answer are left out."""
+    answered), cluster_ids (every ClusterID the hosts report: a manager's engine, a worker's node certificate; in
+    host order), cluster_id (the one, when there is exactly one), managers and workers (hosts active in a swarm with
+    that role), locked, pending, no_engine, quorum_lost (managers whose swarm has no leader), leader (the host whose
+    node the managers name as leader, empty when none of hosts is) and autolock. Hosts that were skipped or did not answer are left out."""
     answers = list(host_values(hosts, hostvars, result).items())
     if isinstance(others, Mapping):
         answers.append(("", others))
@@ -67,12 +77,13 @@ def swarm_state(hosts, hostvars, result, others=None):
                                    "leader": False, "error": error}
             view["no_engine"].append(host)
             continue
-        swarm, nodes, no_leader = read
+        swarm, nodes, no_leader, subject = read
         state = swarm.get("LocalNodeState") or "inactive"
         cluster = swarm.get("Cluster") or {}
         role = "manager" if swarm.get("ControlAvailable") else ("worker" if state == "active" else None)
+        # A manager's engine reports the ClusterID; a worker's certificate does (its subject's O).
         entry = {"state": state, "role": role, "node_id": swarm.get("NodeID") or None,
-                 "cluster_id": cluster.get("ID") or None, "leader": False}
+                 "cluster_id": cluster.get("ID") or subject.get("O") or None, "leader": False}
         view["hosts"][host] = entry
         if entry["cluster_id"] and entry["cluster_id"] not in view["cluster_ids"]:
             view["cluster_ids"].append(entry["cluster_id"])

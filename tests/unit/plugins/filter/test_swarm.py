@@ -10,13 +10,15 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.swarmforge.swarm.plugins.filter.swarm import swarm_state
 
 
-def read(state, node_id="", manager=False, cluster_id=None, autolock=False, nodes=None, no_leader=False) -> dict:
+def read(state, node_id="", manager=False, cluster_id=None, autolock=False, nodes=None, no_leader=False,
+         certificate="") -> dict:
     """A registered result of the read, as the shell task gives it."""
     swarm = {"NodeID": node_id, "NodeAddr": "", "LocalNodeState": state, "ControlAvailable": manager, "Error": "",
              "RemoteManagers": None}
     if cluster_id:  # managers only: a worker's engine does not describe the cluster
         swarm["Cluster"] = {"ID": cluster_id, "Spec": {"EncryptionConfig": {"AutoLockManagers": autolock}}}
     lines = [json.dumps(swarm)] + [json.dumps(node) for node in nodes or []] + (["NO-LEADER"] if no_leader else [])
+    lines += certificate.splitlines()  # a worker's: the read prints its node certificate
     return {"changed": False, "rc": 0, "stdout": "\n".join(lines), "stderr": ""}
 
 
@@ -102,3 +104,19 @@ def test_an_answer_that_is_not_the_reads_output_is_an_error_not_a_guess() -> Non
     hostvars = {"m1": {"probe": {"rc": 0, "stdout": "Swarm: active", "stderr": ""}}}
     with pytest.raises(AnsibleFilterError, match="not what the read prints"):
         swarm_state(["m1"], hostvars, "probe")
+
+
+def test_a_workers_cluster_id_comes_from_its_node_certificate(swarm_node_pem) -> None:
+    # m2 is a worker of another swarm: only its certificate says which, and that is split brain for the swarm role.
+    hostvars = {
+        "m1": {"probe": read("active", "n1", True, "c1", nodes=[node("n1", "Leader")])},
+        "m2": {"probe": read("active", "x9", certificate=swarm_node_pem("swarm-worker", "other", "x9"))},
+        "w1": {"probe": read("active", "n3", certificate=swarm_node_pem("swarm-worker", "c1", "n3"))},
+        "w2": {"probe": read("active", "n4", certificate="-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")},
+    }
+    view = swarm_state(["m1", "m2", "w1", "w2"], hostvars, "probe")
+    assert view["hosts"]["m2"] == {"state": "active", "role": "worker", "node_id": "x9", "cluster_id": "other",
+                                   "leader": False}
+    assert view["hosts"]["w1"]["cluster_id"] == "c1" and view["hosts"]["w2"]["cluster_id"] is None
+    assert view["cluster_ids"] == ["c1", "other"] and view["cluster_id"] == ""
+    assert view["workers"] == ["m2", "w1", "w2"] and view["leader"] == "m1"

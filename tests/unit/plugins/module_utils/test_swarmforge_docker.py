@@ -1,42 +1,18 @@
 from __future__ import annotations
 
-import datetime
 import time
 
 import pytest
+from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_certificate import certificate_subject
 from ansible_collections.swarmforge.swarm.plugins.module_utils.swarmforge_docker import (
     advice_for,
-    certificate_subject,
     normalize_node,
     quorum_after,
     wait_until,
 )
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 
-def swarm_node_pem(role: str) -> str:
-    """A certificate shaped like a swarm node's (O=cluster id, OU=role, CN=node id), followed by its CA's, as
-    /var/lib/docker/swarm/certificates/swarm-node.crt holds them."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "swarm-ca")])
-
-    def certificate(subject: x509.Name) -> str:
-        built = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name).public_key(key.public_key())
-                 .serial_number(x509.random_serial_number()).not_valid_before(now)
-                 .not_valid_after(now + datetime.timedelta(days=90)).sign(key, hashes.SHA256()))
-        return built.public_bytes(serialization.Encoding.PEM).decode()
-
-    node = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "l9bch4hrmyepwg1ssnh2bd7ta"),
-                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
-                      x509.NameAttribute(NameOID.COMMON_NAME, "kqv8oqz6kb1ro9y7hy9wkd4xu")])
-    return certificate(node) + certificate(ca_name)
-
-
-def test_a_swarm_certificate_names_its_cluster_role_and_node_the_first_of_the_chain() -> None:
+def test_a_swarm_certificate_names_its_cluster_role_and_node_the_first_of_the_chain(swarm_node_pem) -> None:
     assert certificate_subject(swarm_node_pem("swarm-worker")) == {
         "O": "l9bch4hrmyepwg1ssnh2bd7ta", "OU": "swarm-worker", "CN": "kqv8oqz6kb1ro9y7hy9wkd4xu"}
     assert certificate_subject(swarm_node_pem("swarm-manager"))["OU"] == "swarm-manager"
