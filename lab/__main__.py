@@ -7,6 +7,7 @@
   python -m lab status                                       nodes, roles, addresses, state
   python -m lab down                                         remove exactly what `up` made
   python -m lab image                                        build (or find cached) the node image
+  python -m lab prebuild [up's options]                      build what `up` needs (images, packages), start no node
   python -m lab engine                                       make sure a Docker engine answers
   python -m lab engine --debian 13 [--remove]                another release's engine in a container (module tests)
 """
@@ -18,11 +19,13 @@ import json
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from lab.appimages import export_app_images
 from lab.backend import Backend
 from lab.containers import ContainerBackend
-from lab.dockerrepo import ensure_repo, release_next
+from lab.dockerrepo import build_packages, ensure_repo, release_next
 from lab.engine import ensure_engine, log
 from lab.image import ensure_image
 from lab.inventory import wait_for_ssh, write
@@ -108,6 +111,29 @@ def cmd_up(args: argparse.Namespace) -> None:
         f"inventory: {inventory.relative_to(REPO_ROOT) if inventory.is_relative_to(REPO_ROOT) else inventory}")
 
 
+def cmd_prebuild(args: argparse.Namespace) -> None:
+    """What `up` would build for this lab, built now (the suite runs it beside its first stages, so that the lab comes
+    up from caches): the node image of each release (and of the default one), the application images, the docker-ce
+    packages. Each is its own downloads and dpkg runs, so they are built side by side."""
+    started = time.monotonic()
+    spec = resolve_spec(args, load_spec(args.name))
+    if spec.backend != "containers":
+        raise LabError(f"prebuild builds the container lab's images: lab {spec.name!r} runs on {spec.backend}")
+    releases = sorted({node.debian for node in spec.nodes})
+    # The default release's node image too: the other labs (Molecule's, make lab's) start from it.
+    jobs = {f"node image (Debian {release})": partial(ensure_image, ensure_engine(), release)
+            for release in sorted({*releases, DEFAULT_DEBIAN})}
+    jobs["application images"] = partial(export_app_images, ensure_engine(), CACHE_ROOT / "images")
+    if spec.engine_source == "docker-ce":
+        jobs.update({f"docker-ce packages (Debian {release})": partial(build_packages, release) for release in releases})
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {what: pool.submit(job) for what, job in jobs.items()}
+    errors = [f"{what}: {future.exception()}" for what, future in futures.items() if future.exception()]
+    if errors:
+        raise LabError("prebuild: " + "; ".join(errors))
+    log(f"built or found {', '.join(jobs)} ({time.monotonic() - started:.0f}s)")
+
+
 def cmd_down(args: argparse.Namespace) -> None:
     spec = load_spec(args.name) or LabSpec(name=args.name)
     removed = make_backend(spec.backend).down(spec)
@@ -159,26 +185,31 @@ def parser() -> argparse.ArgumentParser:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     root.add_argument("--name", default=DEFAULT_NAME, help=f"lab name (default {DEFAULT_NAME})")
     commands = root.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="create or reuse the lab and write its inventory")
-    up.add_argument("--managers", type=int, help="manager nodes (default 3)")
-    up.add_argument("--workers", type=int, help="worker nodes (default 2)")
-    up.add_argument("--storage", type=int, help="storage nodes: NFS server and registry (default 1)")
-    up.add_argument("--subnet", help=f"lab network (default {DEFAULT_SUBNET})")
-    up.add_argument("--backend", choices=sorted(BACKENDS), help="where nodes run (default containers)")
-    up.add_argument("--memory", type=int, help="MiB per VM (vm backend; default 1024)")
-    up.add_argument("--nice", type=int,
+    options = argparse.ArgumentParser(add_help=False)  # up's, which prebuild takes too
+    options.add_argument("--managers", type=int, help="manager nodes (default 3)")
+    options.add_argument("--workers", type=int, help="worker nodes (default 2)")
+    options.add_argument("--storage", type=int, help="storage nodes: NFS server and registry (default 1)")
+    options.add_argument("--subnet", help=f"lab network (default {DEFAULT_SUBNET})")
+    options.add_argument("--backend", choices=sorted(BACKENDS), help="where nodes run (default containers)")
+    options.add_argument("--memory", type=int, help="MiB per VM (vm backend; default 1024)")
+    options.add_argument("--nice", type=int,
                     help="the VMs' CPU priority, 0-19 as nice(1) (vm backend; default 0): higher leaves the cores to "
                          "other work first")
-    up.add_argument("--storage-on-manager", action=argparse.BooleanOptionalAction, default=None,
+    options.add_argument("--storage-on-manager", action=argparse.BooleanOptionalAction, default=None,
                     help="with --storage 0, the last manager serves NFS and the registry (the vm default)")
-    up.add_argument("--debian", choices=sorted(DEBIAN_SUITES),
+    options.add_argument("--debian", choices=sorted(DEBIAN_SUITES),
                     help=f"Debian release of the nodes (default {DEFAULT_DEBIAN}; the vm backend runs {VM_DEBIAN})")
-    up.add_argument("--manager-debian", choices=sorted(DEBIAN_SUITES),
+    options.add_argument("--manager-debian", choices=sorted(DEBIAN_SUITES),
                     help="another release for the managers: a cluster of two releases (default: --debian)")
-    up.add_argument("--engine-source", choices=ENGINE_SOURCES,
+    options.add_argument("--engine-source", choices=ENGINE_SOURCES,
                     help="distro: Debian's docker.io (default); docker-ce: Docker's package names from the lab's own "
                          "signed repository (Debian's packages repacked)")
+    up = commands.add_parser("up", parents=[options], help="create or reuse the lab and write its inventory")
     up.set_defaults(func=cmd_up)
+    prebuild = commands.add_parser("prebuild", parents=[options],
+                                   help="build (or find cached) the node images, application images and docker-ce "
+                                        "packages that up would, without starting any node")
+    prebuild.set_defaults(func=cmd_prebuild)
     for name, func, text in (("down", cmd_down, "remove exactly what up made"), ("status", cmd_status, "list nodes"),
                              ("image", cmd_image, "build the node image"),
                              ("docker-ce-release", cmd_docker_ce_release,

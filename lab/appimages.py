@@ -25,6 +25,7 @@ import shlex
 import subprocess
 import tarfile
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,8 +246,10 @@ def only_listed(source: Path, target: Path) -> None:
 def export_app_images(client: docker.DockerClient, folder: Path) -> list[dict[str, str]]:
     """Build the lab's application images when missing and save each as a tarball for the registry role."""
     folder.mkdir(parents=True, exist_ok=True)
-    images = [ensure_web_image(client, "v1"), ensure_web_image(client, "v2"),
-              *(ensure_debian_image(client, image) for image in (HAPROXY, MARIADB, PYAPP))]
+    # The Debian-based images side by side: each is mostly its own downloads and dpkg runs.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        debian = [pool.submit(ensure_debian_image, client, image) for image in (HAPROXY, MARIADB, PYAPP)]
+        images = [ensure_web_image(client, "v1"), ensure_web_image(client, "v2"), *(job.result() for job in debian)]
     exported = []
     for name in images:
         image = client.images.get(name)

@@ -9,7 +9,9 @@ one pytest run whose JUnit report feeds the totals, except lifecycle, which runs
 converge of the lab and one no-op rerun serve both; each still counts its own tests and time). Two ansible-core
 releases run: 2.19 (requirements.txt) everywhere, and 2.17, the oldest the collection claims (requirements-core217.txt,
 in .venv-core217, which the suite makes), for unit-core217, both Debian 13 integration stages and oldest-core (site.yml
-converged, rerun and checked on the tutorials' cluster of two Debian releases).
+converged, rerun and checked on the tutorials' cluster of two Debian releases). What the container lab starts from
+(its node images, application images and docker-ce packages: minutes of downloads and dpkg runs on a fresh machine) is
+built in the background from the start (`python -m lab prebuild`), beside lint, unit and the integration stages.
 The integration stages mostly wait on their engine's swarm (a quarter of two cores, measured): this machine's engine's
 and Debian 13's docker.io's in a container (integration-debian13) run in the background beside lint, unit and the
 container lab's start, which touch neither engine's swarm nor its subnets, and are joined before the e2e stage; their
@@ -366,6 +368,32 @@ def in_background(stage: Stage, stages: list[Stage]) -> bool:
     return any(other.name == stage.joined_before for other in later[1:])
 
 
+class Prebuild:
+    """`python -m lab prebuild` for a lab, in the background: its output is printed when it is joined."""
+
+    def __init__(self, lab: tuple[str, tuple[str, ...]], suite_started: float) -> None:
+        self.began = time.monotonic()
+        self.offset = self.began - suite_started
+        self.result: subprocess.CompletedProcess[str] | None = None
+        self.seconds = 0.0
+        self.thread = threading.Thread(target=self._run, args=lab, daemon=True)
+        print("\n== prebuild (in the background): the container lab's images and packages", flush=True)
+        self.thread.start()
+
+    def _run(self, name: str, options: tuple[str, ...]) -> None:
+        self.result = lab_cli(name, "prebuild", *options, timeout=None)
+        self.seconds = time.monotonic() - self.began
+
+    def join(self) -> tuple[str, float]:
+        self.thread.join()
+        print("\n== prebuild: its output (it ran in the background)", flush=True)
+        if self.result is not None:
+            print(self.result.stdout + self.result.stderr, end="", flush=True)
+            if self.result.returncode != 0:
+                print("== prebuild failed: the lab builds what is missing as it comes up", flush=True)
+        return (f"prebuild (bg, from {self.offset:.0f}s)", self.seconds)
+
+
 def main(selected: list[str]) -> int:
     REPORTS.mkdir(parents=True, exist_ok=True)
     STARTED.mkdir(exist_ok=True)
@@ -389,6 +417,7 @@ def main(selected: list[str]) -> int:
     names = {stage.name for stage in stages}
     background: list[BackgroundStage] = []  # in the order they started
     prepared: bool | None = None
+    prebuild: Prebuild | None = None
 
     def join(before: str | None) -> None:
         for each in [each for each in background if before is None or each.stage.joined_before == before]:
@@ -403,13 +432,18 @@ def main(selected: list[str]) -> int:
             join(stage.name)
             if in_background(stage, stages):
                 if prepared is None:
-                    # What both would otherwise fetch or install at once (the engine, apt packages, the node image)
-                    # is made first, so that the stages running together never take the package lock together.
+                    # The engine the stages share is started first (the lab tool installs one package at a time
+                    # itself: stages running together never take apt's lock together).
                     began = time.monotonic()
-                    prepared = lab_cli(LABS["containers"][0], "image", timeout=None, capture=False).returncode == 0
+                    prepared = lab_cli(LABS["containers"][0], "engine", timeout=None, capture=False).returncode == 0
                     if any(each.python == "core217" for each in stages):
                         core217_bin()  # its virtual environment, made before the stages that use it start
                     timings.append(("prepare", time.monotonic() - began))
+                    if prepared and "containers" in {each.lab for each in stages}:
+                        # The container lab's images and packages, and the Debian 13 node image the Molecule and
+                        # oldest-core labs start from, built beside lint, unit and the integration stages (on a fresh
+                        # machine: downloads and dpkg runs, side by side), not while the lab's stages wait for them.
+                        prebuild = Prebuild(LABS["containers"], suite_started)
                 if prepared:
                     # Its lane: the stage it follows (the rest of its own stage, when they share an engine).
                     priors = [each for each in background if each.stage.name == stage.after]
@@ -423,6 +457,9 @@ def main(selected: list[str]) -> int:
                     going = threading.Thread(target=timed, args=(f"{current} down", current, "down"))
                     going.start()
                 name, options = LABS[stage.lab]
+                if prebuild and stage.lab == "containers":
+                    timings.append(prebuild.join())
+                    prebuild = None
                 print(f"\n== lab up: {name} ({stage.lab}: {' '.join(options)})", flush=True)
                 if timed(f"{stage.lab} up", stage.lab, "up", *options) != 0:
                     failed_labs.add(stage.lab)

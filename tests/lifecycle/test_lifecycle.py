@@ -9,7 +9,8 @@ rotate tokens, the root CA and the unlock key -> a manager restarted by hand is 
 a daemon option the engine refuses stops at the canary, rolled back -> an engine killed while it restarts is waited
 for -> status report -> a worker that does not answer (status and stacks go on, site.yml
 stops) -> every host restarted at once (site.yml waits for the pending nodes) -> lose quorum and recover -> reset
-(SSH still answers)."""
+(SSH still answers) -> manager hosts in two swarms (one only by a worker's certificate): split brain, refused
+before anything changes."""
 
 from __future__ import annotations
 
@@ -602,3 +603,35 @@ def test_11_reset_takes_the_swarm_down_and_keeps_ssh(cluster) -> None:
             state = host.run("docker info --format '{{.Swarm.LocalNodeState}}'").stdout.strip()
             assert state == "inactive", f"{node.name} is still {state}"
             assert host.run("nft list table inet swarmforge").rc == 0, "the firewall rules stay"
+
+
+def test_12_manager_hosts_in_two_swarms_are_split_brain_and_nothing_is_changed(cluster) -> None:
+    """After the reset: manager1 starts a swarm of its own, and manager3 joins, as a worker, another that worker1
+    starts. The only manager host that says it is in that second swarm is manager3, a worker there, whose engine does
+    not report the ClusterID: its node certificate does. site.yml stops before it changes anything."""
+    address = {node.name: node.address for node in cluster.spec.nodes}
+    first, second, third = (cluster.host(name) for name in ("manager1", "worker1", "manager3"))
+    try:
+        assert first.run(f"docker swarm init --advertise-addr {address['manager1']}").rc == 0
+        assert second.run(f"docker swarm init --advertise-addr {address['worker1']}").rc == 0
+        token = second.check_output("docker swarm join-token -q worker")
+        joined = third.run(f"docker swarm join --advertise-addr {address['manager3']} --token {token} "
+                           f"{address['worker1']}:2377")
+        assert joined.rc == 0, joined.stderr
+        ids = {name: cluster.host(name).check_output("docker info --format '{{.Swarm.NodeID}}'")
+               for name in ("manager1", "worker1", "manager3")}
+        a_cluster = first.check_output("docker info --format '{{.Swarm.Cluster.ID}}'")
+        b_cluster = second.check_output("docker info --format '{{.Swarm.Cluster.ID}}'")
+        assert a_cluster != b_cluster
+        refused = lab_playbook(cluster.name, "site.yml", "--tags", "swarm", *AUTOLOCK["args"])
+        assert refused.returncode != 0
+        assert "Split brain: the manager hosts belong to 2 different swarms" in refused.stdout, refused.stdout[-3000:]
+        assert f"manager1 is in ClusterID {a_cluster}" in refused.stdout
+        assert f"manager3 is in ClusterID {b_cluster}" in refused.stdout
+        assert changed_hosts(refused) == {}, "nothing may change before the split brain is resolved"
+        assert cluster.host("manager2").check_output("docker info --format '{{.Swarm.LocalNodeState}}'") == "inactive"
+        assert {name: cluster.host(name).check_output("docker info --format '{{.Swarm.NodeID}}'")
+                for name in ids} == ids, "every engine stays in the swarm it was in"
+    finally:
+        for name in ("manager3", "worker1", "manager1"):
+            cluster.host(name).run("docker swarm leave --force")
