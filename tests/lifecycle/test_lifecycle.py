@@ -628,7 +628,7 @@ def test_12_manager_hosts_in_two_swarms_are_split_brain_and_nothing_is_changed(c
         assert "Split brain: the manager hosts belong to 2 different swarms" in refused.stdout, refused.stdout[-3000:]
         assert f"manager1 is in ClusterID {a_cluster}" in refused.stdout
         assert f"manager3 is in ClusterID {b_cluster}" in refused.stdout
-        assert changed_hosts(refused) == {}, "nothing may change before the split brain is resolved"
+        assert changed_hosts(refused.stdout) == {}, "nothing may change before the split brain is resolved"
         assert cluster.host("manager2").check_output("docker info --format '{{.Swarm.LocalNodeState}}'") == "inactive"
         assert {name: cluster.host(name).check_output("docker info --format '{{.Swarm.NodeID}}'")
                 for name in ids} == ids, "every engine stays in the swarm it was in"
