@@ -24,7 +24,8 @@ def setup_module() -> None:
 
 def test_a_module_lists_its_module_utils_and_theirs() -> None:
     listed = collection_module_utils(str(REPO / "plugins" / "modules" / "swarm_config.py"))
-    assert [name for name, _, _ in listed] == [f"{UTILS}.swarmforge_docker", f"{UTILS}.swarmforge_versioned"]
+    assert [name for name, _, _ in listed] == [f"{UTILS}.swarmforge_certificate", f"{UTILS}.swarmforge_docker",
+                                               f"{UTILS}.swarmforge_versioned"]  # and the ones those import
     for name, path, is_package in listed:
         assert Path(path).resolve() == (REPO / "plugins" / "module_utils" / f"{name.rsplit('.', 1)[1]}.py").resolve()
         assert not is_package
@@ -53,7 +54,8 @@ def planner_for(module: str, wrap_async: bool):
 def test_an_async_job_gets_the_collection_module_utils_listed_once() -> None:
     planner = planner_for("swarm_config", wrap_async=True)
     listed = planner.get_module_map()
-    assert [name for name, _, _ in listed["custom"]] == [f"{UTILS}.swarmforge_docker", f"{UTILS}.swarmforge_versioned"]
+    assert [name for name, _, _ in listed["custom"]] == [
+        f"{UTILS}.swarmforge_certificate", f"{UTILS}.swarmforge_docker", f"{UTILS}.swarmforge_versioned"]
     assert listed["builtin"] == ["ansible.module_utils.basic"]
     assert planner.get_module_map() == listed
     assert planner.should_fork(), "an async job runs in a child of its own, as Mitogen runs every async job"
