@@ -57,7 +57,8 @@ def swarm_state(hosts, hostvars, result, others=None):
     answered), cluster_ids (every ClusterID the hosts report: a manager's engine, a worker's node certificate; in
     host order), cluster_id (the one, when there is exactly one), managers and workers (hosts active in a swarm with
     that role), locked, pending, no_engine, quorum_lost (managers whose swarm has no leader), leader (the host whose
-    node the managers name as leader, empty when none of hosts is) and autolock. Hosts that were skipped or did not answer are left out."""
+    node the managers name as leader, empty when none of hosts is) and autolock. Hosts that were skipped or did not
+    answer are left out."""
     answers = list(host_values(hosts, hostvars, result).items())
     if isinstance(others, Mapping):
         answers.append(("", others))
