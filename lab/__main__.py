@@ -120,10 +120,11 @@ def cmd_prebuild(args: argparse.Namespace) -> None:
     if spec.backend != "containers":
         raise LabError(f"prebuild builds the container lab's images: lab {spec.name!r} runs on {spec.backend}")
     releases = sorted({node.debian for node in spec.nodes})
+    client = ensure_engine()
     # The default release's node image too: the other labs (Molecule's, make lab's) start from it.
-    jobs = {f"node image (Debian {release})": partial(ensure_image, ensure_engine(), release)
+    jobs = {f"node image (Debian {release})": partial(ensure_image, client, release)
             for release in sorted({*releases, DEFAULT_DEBIAN})}
-    jobs["application images"] = partial(export_app_images, ensure_engine(), CACHE_ROOT / "images")
+    jobs["application images"] = partial(export_app_images, client, CACHE_ROOT / "images")
     if spec.engine_source == "docker-ce":
         jobs.update({f"docker-ce packages (Debian {release})": partial(build_packages, release) for release in releases})
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
@@ -193,17 +194,17 @@ def parser() -> argparse.ArgumentParser:
     options.add_argument("--backend", choices=sorted(BACKENDS), help="where nodes run (default containers)")
     options.add_argument("--memory", type=int, help="MiB per VM (vm backend; default 1024)")
     options.add_argument("--nice", type=int,
-                    help="the VMs' CPU priority, 0-19 as nice(1) (vm backend; default 0): higher leaves the cores to "
-                         "other work first")
+                              help="the VMs' CPU priority, 0-19 as nice(1) (vm backend; default 0): higher leaves the "
+                              "cores to other work first")
     options.add_argument("--storage-on-manager", action=argparse.BooleanOptionalAction, default=None,
-                    help="with --storage 0, the last manager serves NFS and the registry (the vm default)")
+                         help="with --storage 0, the last manager serves NFS and the registry (the vm default)")
     options.add_argument("--debian", choices=sorted(DEBIAN_SUITES),
-                    help=f"Debian release of the nodes (default {DEFAULT_DEBIAN}; the vm backend runs {VM_DEBIAN})")
+                         help=f"Debian release of the nodes (default {DEFAULT_DEBIAN}; the vm backend runs {VM_DEBIAN})")
     options.add_argument("--manager-debian", choices=sorted(DEBIAN_SUITES),
-                    help="another release for the managers: a cluster of two releases (default: --debian)")
+                         help="another release for the managers: a cluster of two releases (default: --debian)")
     options.add_argument("--engine-source", choices=ENGINE_SOURCES,
-                    help="distro: Debian's docker.io (default); docker-ce: Docker's package names from the lab's own "
-                         "signed repository (Debian's packages repacked)")
+                         help="distro: Debian's docker.io (default); docker-ce: Docker's package names from the lab's "
+                              "own signed repository (Debian's packages repacked)")
     up = commands.add_parser("up", parents=[options], help="create or reuse the lab and write its inventory")
     up.set_defaults(func=cmd_up)
     prebuild = commands.add_parser("prebuild", parents=[options],
