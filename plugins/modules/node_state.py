@@ -217,6 +217,19 @@ clock:
   returned: when clock is given
   type: dict
   sample: {reference: 172.28.88.1, offset: 0.000012}
+missing_packages:
+  description: The packages of I(packages) that are not installed, so that an install step can be skipped when none
+    is missing.
+  returned: always
+  type: list
+  elements: str
+  sample: [nftables]
+unheld_packages:
+  description: The packages of I(held) that are not held.
+  returned: always
+  type: list
+  elements: str
+  sample: [docker.io]
 differences:
   description: One readable line per thing that differs.
   returned: always
@@ -492,10 +505,14 @@ def differences(params, result=None):
         if result is not None:
             result["kernel"] = report
     installed = installed_packages(params["packages"])
-    found += [f"package {name} is not installed" for name in params["packages"] if name not in installed]
-    if params["held"]:
-        held = held_packages()
-        found += [f"package {name} is not held" for name in params["held"] if name not in held]
+    missing = [name for name in params["packages"] if name not in installed]
+    found += [f"package {name} is not installed" for name in missing]
+    held = held_packages() if params["held"] else set()
+    unheld = [name for name in params["held"] if name not in held]
+    found += [f"package {name} is not held" for name in unheld]
+    if result is not None:
+        result["missing_packages"] = missing
+        result["unheld_packages"] = unheld
     for spec in params["files"]:
         found += file_differences(spec)
     for spec in params["blocks"]:

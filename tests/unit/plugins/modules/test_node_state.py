@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from ansible_collections.swarmforge.swarm.plugins.modules import node_state
 from ansible_collections.swarmforge.swarm.plugins.modules.node_state import ARGUMENT_SPEC, differences, sysctl_file_values
 
 
@@ -59,6 +60,20 @@ def test_each_kind_of_difference(tree: Path, kind: str, spec, expected: list[str
 def test_a_package_that_is_not_installed_is_named() -> None:
     assert differences(params(packages=["swarmforge-no-such-package"])) == [
         "package swarmforge-no-such-package is not installed"]
+
+
+def test_missing_and_unheld_packages_are_returned_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The roles skip their install and hold steps when both lists are empty (site.yml installs every role's packages
+    in host_prep's one transaction), so the lists must name exactly what is missing."""
+    monkeypatch.setattr(node_state, "installed_packages", lambda names: {"chrony", "docker.io"})
+    monkeypatch.setattr(node_state, "held_packages", lambda: {"docker.io"})
+    result: dict = {}
+    found = differences(params(packages=["chrony", "nftables", "docker.io"], held=["docker.io", "containerd"]), result)
+    assert result["missing_packages"] == ["nftables"] and result["unheld_packages"] == ["containerd"]
+    assert found == ["package nftables is not installed", "package containerd is not held"]
+    result = {}
+    assert differences(params(packages=["chrony"], held=["docker.io"]), result) == []
+    assert result["missing_packages"] == [] and result["unheld_packages"] == []
 
 
 def kernel_spec(tree: Path, **given) -> dict:
