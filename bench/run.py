@@ -7,8 +7,8 @@ Sections (all by default; name some to run only those, e.g. `python bench/run.py
   scale   d. scale.yml adding one worker vs the floor joining one worker
   hosts   e. site.yml up to swarm_networks and the floor on 4 and 12 hosts (6 comes from a)
   suite   f. each `make test` stage's duration, from the suite's last reports (.lab/reports)
-BENCH_RUNS=N repeats the floor section N times and prints min/median/max of each figure; SWARMFORGE_KEEP_LAB=1 keeps
-the last lab up.
+BENCH_RUNS=N repeats the floor and hosts sections N times (hosts alternating 4 and 12) and prints medians, with
+each run's ratio as min/median/max; SWARMFORGE_KEEP_LAB=1 keeps the last lab up.
 
 Every lab is made fresh (down, then up) on its own network, with the lab's warm apt cache and node image: the
 figures compare the same work on the same kind of nodes in the same run. Results go to .lab/bench/bench.md and
@@ -175,21 +175,28 @@ def section_floor(hosts: int = 6) -> tuple[float, float]:
     return floor_seconds, site_seconds
 
 
-def summary(values: list[float]) -> str:
-    return f"min {min(values):.1f} / median {statistics.median(values):.1f} / max {max(values):.1f}"
+def summary(values: list[float], digits: int = 1) -> str:
+    return (f"min {min(values):.{digits}f} / median {statistics.median(values):.{digits}f}"
+            f" / max {max(values):.{digits}f}")
+
+
+def add_pairs(results: Results, hosts: int, pairs: list[tuple[float, float]], floor_figure: str) -> None:
+    """The floor and site.yml on `hosts` hosts, as (floor, site) seconds per run: medians, and with several runs each
+    run's ratio (from the same run's two labs) summarised beside them."""
+    floors, sites = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+    ratios = [site / base for base, site in pairs]
+    note = f"{len(pairs)} runs; ratio {summary(ratios, 2)}" if len(pairs) > 1 else ""
+    results.add(f"{hosts} hosts: {floor_figure}", statistics.median(floors))
+    results.add(f"{hosts} hosts: site.yml up to swarm_networks, vs the floor", statistics.median(sites),
+                statistics.median(floors), note)
 
 
 def run(sections: list[str]) -> Results:
     results = Results()
     runs = int(os.environ.get("BENCH_RUNS", "1"))
     if "floor" in sections:
-        pairs = [section_floor() for _ in range(runs)]
-        floors, sites = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
-        ratios = [site / base for base, site in pairs]
-        note = f"{runs} runs; ratio {summary(ratios)}" if runs > 1 else ""
-        results.add("6 hosts: shell floor (host prep, engine, swarm, network)", statistics.median(floors))
-        results.add("6 hosts: site.yml up to swarm_networks, vs the floor", statistics.median(sites),
-                    statistics.median(floors), note)
+        add_pairs(results, 6, [section_floor() for _ in range(runs)],
+                  "shell floor (host prep, engine, swarm, network)")
     if {"full", "rerun"} & set(sections):
         fresh_lab(6)
         full_seconds, output = playbook("site.yml", label="site-fresh")
@@ -215,10 +222,13 @@ def run(sections: list[str]) -> Results:
         results.add("scale out by one worker: shell floor", floor_join)
         results.add("scale out by one worker: scale.yml, vs the floor", scale_seconds, floor_join)
     if "hosts" in sections:
-        for hosts in (4, 12):
-            floor_seconds, site_seconds = section_floor(hosts)
-            results.add(f"{hosts} hosts: shell floor", floor_seconds)
-            results.add(f"{hosts} hosts: site.yml up to swarm_networks, vs the floor", site_seconds, floor_seconds)
+        # Runs interleave (4, 12, 4, 12, ...) so that a slow spell of this shared machine weighs on both sizes.
+        pairs: dict[int, list[tuple[float, float]]] = {4: [], 12: []}
+        for _ in range(runs):
+            for hosts, done in pairs.items():
+                done.append(section_floor(hosts))
+        for hosts, done in pairs.items():
+            add_pairs(results, hosts, done, "shell floor")
     if "suite" in sections:
         results.stages = suite_stages()
     if {"floor", "full", "rerun", "scale", "hosts"} & set(sections) and os.environ.get("SWARMFORGE_KEEP_LAB") != "1":
