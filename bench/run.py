@@ -167,12 +167,30 @@ def play_times(output: str) -> list[tuple[str, float]]:
     return list(totals.items())
 
 
-def section_floor(hosts: int = 6) -> tuple[float, float]:
+def busy_cpu_seconds() -> float:
+    """CPU time this machine has spent busy (all cores, every process: the lab nodes, the controller, the apt cache)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text(encoding="utf-8").split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
+@dataclass
+class Pair:
+    """The floor and site.yml on one size of fresh lab: wall seconds, and the machine's busy CPU seconds during each."""
+    floor: float
+    site: float
+    floor_cpu: float
+    site_cpu: float
+
+
+def section_floor(hosts: int = 6) -> Pair:
     fresh_lab(hosts)
+    cpu = busy_cpu_seconds()
     floor_seconds = floor()
+    floor_cpu = busy_cpu_seconds() - cpu
     fresh_lab(hosts)
+    cpu = busy_cpu_seconds()
     site_seconds, _ = playbook("site.yml", "--tags", UP_TO_NETWORKS, label=f"site-to-networks-{hosts}")
-    return floor_seconds, site_seconds
+    return Pair(floor_seconds, site_seconds, floor_cpu, busy_cpu_seconds() - cpu)
 
 
 def summary(values: list[float], digits: int = 1) -> str:
@@ -180,12 +198,19 @@ def summary(values: list[float], digits: int = 1) -> str:
             f" / max {max(values):.{digits}f}")
 
 
-def add_pairs(results: Results, hosts: int, pairs: list[tuple[float, float]], floor_figure: str) -> None:
-    """The floor and site.yml on `hosts` hosts, as (floor, site) seconds per run: medians, and with several runs each
-    run's ratio (from the same run's two labs) summarised beside them."""
-    floors, sites = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
-    ratios = [site / base for base, site in pairs]
-    note = f"{len(pairs)} runs; ratio {summary(ratios, 2)}" if len(pairs) > 1 else ""
+def add_pairs(results: Results, hosts: int, pairs: list[Pair], floor_figure: str) -> None:
+    """The floor and site.yml on `hosts` hosts: medians, and with several runs each run's ratio (from the same run's
+    two labs) summarised beside them. The machine's busy CPU seconds go beside: when every core is busy (the lab's
+    nodes share them), the time ratio is the ratio of work done."""
+    floors, sites = [pair.floor for pair in pairs], [pair.site for pair in pairs]
+    ratios = [pair.site / pair.floor for pair in pairs]
+    floor_cpu = statistics.median(pair.floor_cpu for pair in pairs)
+    site_cpu = statistics.median(pair.site_cpu for pair in pairs)
+    cores = os.cpu_count() or 1
+    note = (f"busy CPU {site_cpu:.0f} s vs {floor_cpu:.0f} s, {site_cpu / floor_cpu:.2f}x; cores busy"
+            f" {100 * site_cpu / cores / statistics.median(sites):.0f} % vs {100 * floor_cpu / cores / statistics.median(floors):.0f} %")
+    if len(pairs) > 1:
+        note = f"{len(pairs)} runs; ratio {summary(ratios, 2)}; {note}"
     results.add(f"{hosts} hosts: {floor_figure}", statistics.median(floors))
     results.add(f"{hosts} hosts: site.yml up to swarm_networks, vs the floor", statistics.median(sites),
                 statistics.median(floors), note)
@@ -223,7 +248,7 @@ def run(sections: list[str]) -> Results:
         results.add("scale out by one worker: scale.yml, vs the floor", scale_seconds, floor_join)
     if "hosts" in sections:
         # Runs interleave (4, 12, 4, 12, ...) so that a slow spell of this shared machine weighs on both sizes.
-        pairs: dict[int, list[tuple[float, float]]] = {4: [], 12: []}
+        pairs: dict[int, list[Pair]] = {4: [], 12: []}
         for _ in range(runs):
             for hosts, done in pairs.items():
                 done.append(section_floor(hosts))
