@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from helpers import lab_cli, lab_inventory, lab_playbook, recap  # noqa: E402 - after the path is set
+from helpers import cpu_counters, lab_cli, lab_inventory, lab_playbook, recap  # noqa: E402 - after the path is set
 
 from lab.__main__ import load_spec  # noqa: E402 - after the path is set
 from lab.spec import LAB_USER  # noqa: E402 - after the path is set
@@ -169,8 +169,7 @@ def play_times(output: str) -> list[tuple[str, float]]:
 
 def busy_cpu_seconds() -> float:
     """CPU time this machine has spent busy (all cores, every process: the lab nodes, the controller, the apt cache)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text(encoding="utf-8").split("\n", 1)[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    return cpu_counters()[0] / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -202,18 +201,17 @@ def add_pairs(results: Results, hosts: int, pairs: list[Pair], floor_figure: str
     """The floor and site.yml on `hosts` hosts: medians, and with several runs each run's ratio (from the same run's
     two labs) summarised beside them. The machine's busy CPU seconds go beside: when every core is busy (the lab's
     nodes share them), the time ratio is the ratio of work done."""
-    floors, sites = [pair.floor for pair in pairs], [pair.site for pair in pairs]
-    ratios = [pair.site / pair.floor for pair in pairs]
+    floor = statistics.median(pair.floor for pair in pairs)
+    site = statistics.median(pair.site for pair in pairs)
     floor_cpu = statistics.median(pair.floor_cpu for pair in pairs)
     site_cpu = statistics.median(pair.site_cpu for pair in pairs)
     cores = os.cpu_count() or 1
     note = (f"busy CPU {site_cpu:.0f} s vs {floor_cpu:.0f} s, {site_cpu / floor_cpu:.2f}x; cores busy"
-            f" {100 * site_cpu / cores / statistics.median(sites):.0f} % vs {100 * floor_cpu / cores / statistics.median(floors):.0f} %")
+            f" {100 * site_cpu / cores / site:.0f} % vs {100 * floor_cpu / cores / floor:.0f} %")
     if len(pairs) > 1:
-        note = f"{len(pairs)} runs; ratio {summary(ratios, 2)}; {note}"
-    results.add(f"{hosts} hosts: {floor_figure}", statistics.median(floors))
-    results.add(f"{hosts} hosts: site.yml up to swarm_networks, vs the floor", statistics.median(sites),
-                statistics.median(floors), note)
+        note = f"{len(pairs)} runs; ratio {summary([pair.site / pair.floor for pair in pairs], 2)}; {note}"
+    results.add(f"{hosts} hosts: {floor_figure}", floor)
+    results.add(f"{hosts} hosts: site.yml up to swarm_networks, vs the floor", site, floor, note)
 
 
 def run(sections: list[str]) -> Results:

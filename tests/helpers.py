@@ -65,6 +65,13 @@ def recap(output: str) -> dict[str, dict[str, int]]:
             for host, ok, changed, unreachable, failed in RECAP_LINE.findall(output)}
 
 
+def cpu_counters() -> tuple[int, int]:
+    """This machine's busy and total CPU time so far (jiffies, all cores), from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def lab_cli(name: str, *args: str, timeout: float | None = 900,
             capture: bool = True) -> subprocess.CompletedProcess[str]:
     """`python -m lab --name NAME ARGS...` from the repository; capture=False lets its progress through."""

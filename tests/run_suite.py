@@ -53,6 +53,7 @@ from helpers import (  # noqa: E402 - after tests/ is on the path
     VM_LAB_UP,
     ansible_env,
     core217_bin,
+    cpu_counters,
     lab_cli,
 )
 
@@ -201,13 +202,6 @@ def junit_seconds(report: Path) -> float:
     root = ET.parse(report).getroot()
     suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
     return sum(float(suite.get("time", 0)) for suite in suites)
-
-
-def cpu_counters() -> tuple[int, int]:
-    """This machine's busy and total CPU time so far (jiffies, all cores), from /proc/stat."""
-    fields = [int(value) for value in Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields) - idle, sum(fields)
 
 
 def busy_percent(since: tuple[int, int], now: tuple[int, int]) -> float:
